@@ -1,0 +1,1 @@
+"""Data bundled with culturebench: the benchmark seed files."""

@@ -1,0 +1,1 @@
+"""Static HTML leaderboard built from result files."""

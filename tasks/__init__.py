@@ -1,0 +1,1 @@
+"""lm-evaluation-harness task files (`culture_*`) and their helper functions."""
