@@ -49,8 +49,9 @@ class Item:
     """One benchmark question in one variant, answered for one country.
 
     `pair_id` links the localized and non-localized forms of the same question for the same
-    country; both forms share options and the correct index. `answer` is the 0-based index of
-    the correct option in `options`.
+    country; both forms share options and the correct index. `seed_id` names the seed question
+    that all countries' pairs were written from (train/test are split by it). `answer` is the
+    0-based index of the correct option in `options`.
     """
 
     id: str
@@ -67,6 +68,7 @@ class Item:
     paraphrases: tuple[str, ...] = ()
     split: str = "test"
     source: str = "culturebench"
+    seed_id: str = ""
 
     @property
     def correct_option(self) -> Option:
