@@ -1,5 +1,6 @@
 """The bundled benchmark: size, coverage, splits and the non-localized cue rule."""
 
+import re
 from collections import Counter, defaultdict
 
 import pytest
@@ -9,14 +10,15 @@ from culturebench.items import LANGUAGE_COUNTRIES
 from culturebench.loaders import load_items
 
 # Names a non-localized question must not contain: country names, demonyms and capitals, in
-# English and in the group's language (case-insensitive substring match).
+# English and in the group's language. Latin-script words match at word starts; other scripts
+# match as substrings because Arabic and Devanagari attach prefixes and case markers.
 GIVEAWAYS = {
     "egypt": ["egypt", "مصر", "مصري", "القاهرة"],
     "ksa": ["saudi", "السعودية", "سعودي", "الرياض"],
     "levantine": ["levant", "الشام", "شامي", "سوريا", "لبنان", "الأردن", "فلسطين", "دمشق", "بيروت", "عمّان"],
     "morocco": ["morocc", "المغرب", "مغربي", "الرباط"],
     "usa": ["america", "united states", "usa", "washington"],
-    "uk": ["britain", "british", "united kingdom", "england", "english person", "london"],
+    "uk": ["uk", "britain", "british", "united kingdom", "england", "london"],
     "australia": ["australia", "aussie", "canberra"],
     "bolivia": ["bolivia", "sucre"],
     "mexico": ["méxico", "mexico", "mexican", "mexicano", "mexicana"],
@@ -27,6 +29,12 @@ GIVEAWAYS = {
     "india": ["भारत", "हिंदुस्तान", "india", "भारतीय", "नई दिल्ली"],
     "nepal": ["नेपाल", "nepal", "काठमांडू", "काठमाडौं"],
 }
+
+
+def mentions(text: str, word: str) -> bool:
+    if word.isascii():
+        return re.search(rf"\b{re.escape(word)}", text, flags=re.IGNORECASE) is not None
+    return word in text
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +86,7 @@ def test_nonlocalized_questions_hide_the_country(bundled):
         for item in bundled
         if item.variant == "nonlocalized"
         for word in GIVEAWAYS[item.country]
-        if word.lower() in item.question.lower()
+        if mentions(item.question, word)
     ]
     assert leaks == []
 
@@ -88,7 +96,7 @@ def test_localized_questions_name_the_country(bundled):
         item.id
         for item in bundled
         if item.variant == "localized"
-        and not any(word.lower() in item.question.lower() for word in GIVEAWAYS[item.country])
+        and not any(mentions(item.question, word) for word in GIVEAWAYS[item.country])
     ]
     assert unnamed == []
 
