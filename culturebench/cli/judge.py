@@ -1,0 +1,99 @@
+"""`culturebench judge`: score open-ended answers in lm-eval samples with an LLM judge."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "judge",
+        help="score open-ended answers in lm-eval samples files with an LLM judge",
+        description=(
+            "Score open-ended answers with an LLM judge. API keys come only from the environment: "
+            "OPENAI_API_KEY, GEMINI_API_KEY or GOOGLE_API_KEY, OPENAI_COMPATIBLE_API_KEY."
+        ),
+    )
+    parser.add_argument("--samples", required=True, type=Path,
+                        help="an lm-eval samples_<task>_<date>.jsonl file, or a run directory (searched for *_oe tasks)")
+    parser.add_argument("--judge", required=True, metavar="SPEC",
+                        help="openai:MODEL, gemini:MODEL, openai-compatible:URL:MODEL or hf:PATH")
+    parser.add_argument("--out", required=True, type=Path,
+                        help="results file (JSON lines); the summary goes to <out>.summary.json beside it")
+    parser.add_argument("--concurrency", type=_positive_int, default=8, help="requests in flight at once (default 8)")
+    parser.add_argument("--max-retries", type=_non_negative_int, default=4,
+                        help="retries per request after 429, 5xx, timeouts (default 4)")
+    parser.add_argument("--retry-budget", type=_non_negative_int, default=None,
+                        help="retries shared by the whole run (default: a fifth of the items, at least 20)")
+    parser.add_argument("--max-tokens", type=_positive_int, default=1024,
+                        help="output token limit per request, reasoning included (default 1024)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request before retrying (default 60)")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="reply cache folder (default: $CULTUREBENCH_CACHE_DIR/judges or the user cache folder)")
+    parser.add_argument("--no-cache", action="store_true", help="send every request and cache nothing")
+    parser.add_argument("--price-input", type=float, default=None, help="USD per million input tokens, for the estimate")
+    parser.add_argument("--price-output", type=float, default=None, help="USD per million output tokens, for the estimate")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from culturebench.errors import CultureBenchError
+    from culturebench.judges import (
+        GenerationSettings,
+        Prices,
+        RunConfig,
+        judge_samples,
+        parse_spec,
+        read_samples,
+        write_results,
+    )
+
+    spec = parse_spec(args.judge)
+    if (args.price_input is None) != (args.price_output is None):
+        raise CultureBenchError("give both --price-input and --price-output, or neither")
+    if args.timeout <= 0:
+        raise CultureBenchError(f"--timeout must be positive, got {args.timeout}")
+    prices = Prices(args.price_input, args.price_output) if args.price_input is not None else None
+
+    samples = read_samples(args.samples)
+    if not samples:
+        raise CultureBenchError(f"no samples found in {str(args.samples)!r}")
+    config = RunConfig(
+        concurrency=args.concurrency,
+        max_retries=args.max_retries,
+        retry_budget=args.retry_budget,
+        cache_dir=args.cache_dir,
+        use_cache=not args.no_cache,
+        settings=GenerationSettings(max_tokens=args.max_tokens, timeout_s=args.timeout),
+        prices=prices,
+        progress=not args.no_progress,
+    )
+    result = judge_samples(samples, spec, config)
+    summary_file = write_results(result, args.out)
+    logger.info("wrote %s and %s", args.out, summary_file)
+    print(json.dumps(result.summary, ensure_ascii=False, indent=2))
+
+    if result.summary["scored"] == 0:
+        reasons = ", ".join(f"{reason}: {count}" for reason, count in result.summary["failures_by_reason"].items())
+        raise CultureBenchError(f"the judge scored none of {result.summary['items']} items ({reasons}); see {args.out}")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
