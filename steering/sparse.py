@@ -6,8 +6,9 @@
 error, so Φ(h, 0) = h up to rounding. Because Dec is affine, Φ(h, v) = h + (ReLU(z + v) − z)·W_dec
 with z = Enc(h) (after any output de-normalisation). For element-wise encoders (ReLU, JumpReLU)
 the bracket is zero outside supp(v), so only the columns of W_enc and the rows of W_dec on the
-support are needed: that is the restricted form, exact in value. TopK and other encoders whose
-code at one latent depends on the others use the full form.
+support are needed: that is the restricted form, exact in value. A TopK encoder's code at one
+latent depends on all the others, so TopK SAEs run the full encode and restrict only the decode.
+Other architectures, and SAEs with per-input normalisation, use the full form.
 
 The restricted form is for inference with a fixed `v`: its gradient is zero outside supp(v),
 whereas the full form has non-zero gradients there. Training therefore uses `phi`.
@@ -57,14 +58,28 @@ def phi(hidden: Tensor, vector: Tensor, sae) -> Tensor:
     return (steered + (x - reconstruction)).to(hidden.dtype)
 
 
-def supports_restricted(sae) -> bool:
-    """Tell whether Φ of this SAE can be computed on supp(v) alone without changing its value."""
+def restricted_mode(sae) -> str | None:
+    """Return how Φ of this SAE can use supp(v) without changing its value.
+
+    `"support"`: encode and decode only the support (element-wise encoders); `"decode"`: full
+    encode, decode only the support (TopK); None: only the full form is exact.
+    """
     cfg = sae.cfg
-    return (
-        type(sae).__name__ in _ELEMENTWISE
-        and cfg.normalize_activations in _IDENTITY_NORMALISATIONS
-        and getattr(cfg, "reshape_activations", "none") == "none"
-    )
+    if cfg.normalize_activations not in _IDENTITY_NORMALISATIONS:
+        return None
+    if getattr(cfg, "reshape_activations", "none") != "none":
+        return None
+    name = type(sae).__name__
+    if name in _ELEMENTWISE:
+        return "support"
+    if name == "TopKSAE":
+        return "decode"
+    return None
+
+
+def supports_restricted(sae) -> bool:
+    """Tell whether Φ of this SAE can be computed on supp(v) alone, encoder included."""
+    return restricted_mode(sae) == "support"
 
 
 def _restricted_delta(x: Tensor, pieces: dict[str, Tensor], jumprelu: bool) -> Tensor:
@@ -115,25 +130,36 @@ class SparseSteering:
 
     With `restricted=True` (the default) and an element-wise SAE, the support's encoder columns
     and decoder rows are gathered once here, so each call costs O(|supp(v)| · d_in) per position
-    instead of O(d_sae · d_in). A zero multiplier or an all-zero vector returns `h` unchanged.
+    instead of O(d_sae · d_in). TopK SAEs keep the full encode and decode only the support. A
+    zero multiplier or an all-zero vector returns `h` unchanged.
     """
 
     def __init__(self, sae, vector: Tensor, multiplier: float = 1.0, *, restricted: bool = True) -> None:
         if vector.shape != (sae.cfg.d_sae,):
             raise ValueError(f"vector has shape {tuple(vector.shape)}, expected ({sae.cfg.d_sae},)")
         self.sae = sae
-        self.vector = (vector.detach().to(sae.W_dec.device, sae.W_dec.dtype) * multiplier)
-        self.restricted = restricted and supports_restricted(sae)
+        self.vector = vector.detach().to(sae.W_dec.device, sae.W_dec.dtype) * multiplier
+        self.mode = restricted_mode(sae) if restricted else None
         self.support = torch.nonzero(self.vector, as_tuple=True)[0]
         self._jumprelu = type(sae).__name__ == "JumpReLUSAE"
-        self._pieces = _support_pieces(sae, self.vector, self.support) if self.restricted else None
+        self._pieces = _support_pieces(sae, self.vector, self.support) if self.mode else None
+        if self.mode == "decode" and getattr(sae.cfg, "rescale_acts_by_decoder_norm", False):
+            # TopK decoding divides each code by its decoder row's norm before the matmul.
+            self._pieces["W_dec"] = self._pieces["W_dec"] / sae.W_dec[self.support].norm(dim=-1, keepdim=True)
+
+    @property
+    def restricted(self) -> bool:
+        return self.mode is not None
 
     def __call__(self, hidden: Tensor) -> Tensor:
         if self.support.numel() == 0:
             return hidden
         with torch.no_grad():
-            if self._pieces is None:
+            if self.mode is None:
                 return phi(hidden, self.vector, self.sae)
-            x = _sae_input(self.sae, hidden)
-            delta = _restricted_delta(x, self._pieces, self._jumprelu)
+            if self.mode == "decode":
+                code = self.sae.encode(hidden.to(self.sae.W_dec.dtype))[..., self.support]
+                delta = (torch.relu(code + self._pieces["vector"]) - code) @ self._pieces["W_dec"]
+            else:
+                delta = _restricted_delta(_sae_input(self.sae, hidden), self._pieces, self._jumprelu)
             return hidden + delta.to(hidden.dtype)

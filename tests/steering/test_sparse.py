@@ -7,7 +7,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from culturebench.steering.sparse import SparseSteering, phi, phi_restricted, supports_restricted
+from culturebench.steering.sparse import (
+    SparseSteering, phi, phi_restricted, restricted_mode, supports_restricted,
+)
 from tests.steering.sae_fixtures import D_IN, D_SAE, build_sae
 
 SAES = {name: build_sae(name) for name in ("standard", "jumprelu", "topk")}
@@ -50,15 +52,29 @@ def test_restricted_form_changes_states():
     assert not torch.allclose(SparseSteering(sae, vector)(hidden), hidden, atol=1e-3)
 
 
-def test_topk_falls_back_to_full():
-    sae = SAES["topk"]
+@pytest.mark.parametrize("rescale", [False, True])
+def test_topk_restricts_only_decode(rescale):
+    sae = build_sae("topk")
+    sae.cfg.rescale_acts_by_decoder_norm = rescale
     assert not supports_restricted(sae)
-    hidden = torch.randn(2, 4, D_IN)
+    assert restricted_mode(sae) == "decode"
+    hidden = torch.randn(2, 4, D_IN) * 3
     vector = _sparse_vector(3, 10)
     steering = SparseSteering(sae, vector)
+    assert steering.mode == "decode"
+    bound = 1e-4 * hidden.norm(dim=-1, keepdim=True)
+    assert bool(((steering(hidden) - phi(hidden, vector, sae)).abs() <= bound).all())
+    assert not torch.allclose(steering(hidden), hidden, atol=1e-3)
+    torch.testing.assert_close(phi_restricted(hidden, vector, sae), phi(hidden, vector, sae))
+
+
+def test_full_form_when_not_restricted():
+    sae = SAES["jumprelu"]
+    hidden = torch.randn(2, 4, D_IN)
+    vector = _sparse_vector(4, 10)
+    steering = SparseSteering(sae, vector, restricted=False)
     assert not steering.restricted
     torch.testing.assert_close(steering(hidden), phi(hidden, vector, sae))
-    torch.testing.assert_close(phi_restricted(hidden, vector, sae), phi(hidden, vector, sae))
 
 
 @pytest.mark.parametrize("architecture", ["standard", "jumprelu", "topk"])

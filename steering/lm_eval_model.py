@@ -1,0 +1,151 @@
+"""`steered_hf`: lm-eval's Hugging Face model with steering hooks on decoder blocks.
+
+    lm_eval --model steered_hf --tasks culture_arabic_nonloc \\
+        --model_args pretrained=default,vector=caa.safetensors,multiplier=2,positions=all
+
+model_args (lm-eval splits them on commas, so lists use `;`):
+- `pretrained`: a preset name (`default`), a Hugging Face id or a local folder.
+- `vector`: `FILE[;FILE...]`: culturebench `.safetensors` vectors or lm-eval `steered`
+  dictionaries (`.pt`, read with `torch.load(weights_only=True)`). Without it the model runs
+  unsteered through the same code.
+- `multiplier`: λ for all files, or `λ1;λ2;...` one per file (default: each file's
+  `default_multiplier`; 1 for lm-eval dictionaries, which scales their coefficient). Dense
+  vectors add λ·v; SAE-space vectors apply Φ(h, λ·v). λ = 0 registers no hook, so the outputs
+  are exactly the unsteered ones.
+- `positions`: `all` (default), `prompt` or `generated`. In log-likelihood requests the
+  continuation's tokens count as generated (all but its last token, which is only predicted),
+  matching generation, where the prefill is the prompt.
+- `sae`: SAE source(s) for SAE-space vectors (default: the source recorded in the file).
+- `restricted`: compute Φ on the vector's support only (default true; same values, faster).
+- `check_model`: compare each vector's model id with the loaded model (default true).
+
+Every lm-eval process builds its own model and registers the same hooks, so data-parallel runs
+(`accelerate launch -m lm_eval --model steered_hf ...`) steer every shard alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import torch
+from lm_eval.api.registry import register_model
+from lm_eval.models.huggingface import HFLM
+
+from culturebench.errors import CultureBenchError
+from culturebench.models import resolve_model_path
+from culturebench.steering.apply import SteeringSet
+from culturebench.steering.hooks import SteeringHandle, apply_interventions, check_positions
+from culturebench.steering.identity import model_id_of
+
+logger = logging.getLogger(__name__)
+
+
+def split_list(value) -> list[str]:
+    """Split a `;`-separated model_args value into its non-empty parts."""
+    if value is None:
+        return []
+    return [part.strip() for part in str(value).split(";") if part.strip()]
+
+
+def parse_bool(value, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise CultureBenchError(f"invalid {name}={value!r}: use true or false")
+
+
+def parse_multiplier(value) -> float | list[float] | None:
+    if value is None or isinstance(value, (int, float)) and not isinstance(value, bool):
+        return None if value is None else float(value)
+    try:
+        values = [float(part) for part in split_list(value)]
+    except ValueError as error:
+        raise CultureBenchError(f"invalid multiplier {value!r}: use a number or numbers joined by ';'") from error
+    return values[0] if len(values) == 1 else values
+
+
+@register_model("steered_hf")
+class SteeredHFLM(HFLM):
+    """HFLM that applies culturebench steering vectors through forward hooks."""
+
+    def __init__(
+        self,
+        pretrained="default",
+        vector: str | None = None,
+        multiplier=None,
+        positions: str = "all",
+        sae: str | None = None,
+        restricted=True,
+        check_model=True,
+        **kwargs,
+    ) -> None:
+        if isinstance(pretrained, str):
+            pretrained = resolve_model_path(pretrained)
+        super().__init__(pretrained=pretrained, **kwargs)
+
+        self.positions = check_positions(str(positions))
+        self.restricted = parse_bool(restricted, "restricted")
+        model_id = model_id_of(self.model) if parse_bool(check_model, "check_model") else None
+        self.steering = SteeringSet(self.model, split_list(vector), sae=split_list(sae) or None, model_id=model_id)
+        self._handle: SteeringHandle | None = None
+        self._continuations: dict[tuple[int, ...], int] | None = None
+        self.set_multiplier(parse_multiplier(multiplier))
+
+    def set_multiplier(self, multiplier: float | Sequence[float] | None) -> None:
+        """Re-register the hooks with a new multiplier (no model reload); 0 removes them all."""
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None
+        self.multipliers = self.steering.multipliers(multiplier)
+        interventions = self.steering.interventions(
+            self.multipliers, positions=self.positions, restricted=self.restricted
+        )
+        if interventions:
+            self._handle = apply_interventions(self.model, interventions)
+        logger.info("steering %d file(s) with multipliers %s at %s positions (%d hooks)",
+                    len(self.steering.files), self.multipliers, self.positions, len(interventions))
+
+    def remove_steering(self) -> None:
+        """Remove every hook; the model then runs unsteered."""
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None
+
+    def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs: int | None = None):
+        if self._handle is None or self.positions == "all":
+            return super()._loglikelihood_tokens(requests, disable_tqdm=disable_tqdm, override_bs=override_bs)
+        # Remember each request's model input (built as HFLM builds it) and its continuation
+        # length, so `_model_call` can mark the continuation tokens of each batch row.
+        self._continuations = {}
+        for _, context, continuation in requests:
+            model_input = (context + continuation)[-(self.max_length + 1):][:-1]
+            self._continuations.setdefault(tuple(model_input), len(continuation))
+        try:
+            return super()._loglikelihood_tokens(requests, disable_tqdm=disable_tqdm, override_bs=override_bs)
+        finally:
+            self._continuations = None
+
+    def _model_call(self, inps, attn_mask=None, labels=None):
+        if self._continuations is None or self._handle is None:
+            return super()._model_call(inps, attn_mask=attn_mask, labels=labels)
+        with self._handle.generated_positions(self._continuation_mask(inps)):
+            return super()._model_call(inps, attn_mask=attn_mask, labels=labels)
+
+    def _continuation_mask(self, inps: torch.Tensor) -> torch.Tensor:
+        """Mark, per right-padded row, the input positions that hold continuation tokens."""
+        mask = torch.zeros(inps.shape, dtype=torch.bool)
+        lengths = sorted({len(key) for key in self._continuations}, reverse=True)
+        for row, tokens in enumerate(inps.tolist()):
+            for length in lengths:
+                if length > len(tokens) or any(tokens[length:]):
+                    continue
+                continuation = self._continuations.get(tuple(tokens[:length]))
+                if continuation is not None:
+                    mask[row, length - continuation + 1: length] = True
+                    break
+        return mask
