@@ -15,6 +15,7 @@ from culturebench.errors import CultureBenchError
 COMMANDS = (
     "data",
     "judge",
+    "leaderboard",
 )
 
 

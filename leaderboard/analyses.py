@@ -1,0 +1,215 @@
+"""Read training logs and analysis JSON (activation patching, multiplier sweeps, generalisation deltas)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from culturebench.leaderboard.fields import as_float, as_int, as_text
+
+logger = logging.getLogger(__name__)
+
+ANALYSIS_KINDS = ("activation_patching", "multiplier_sweep", "generalisation")
+
+
+@dataclass
+class TrainingLog:
+    """Loss curves from one training log; `train` and `eval` hold (step, loss) pairs sorted by step."""
+
+    path: Path
+    method: str | None
+    country: str | None
+    setting: str | None
+    train: list[tuple[int, float]] = field(default_factory=list)
+    eval: list[tuple[int, float]] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        parts = [part for part in (self.method, self.country, self.setting) if part]
+        return " ".join(parts) if parts else self.path.stem
+
+
+@dataclass
+class PatchingCurve:
+    """Change in probability of the correct (and Western) option per patched layer."""
+
+    path: Path
+    label: str
+    layers: list[int]
+    delta_correct: list[float | None]
+    delta_western: list[float | None]
+
+
+@dataclass
+class SweepPoint:
+    method: str
+    setting: str | None
+    country: str | None
+    variant: str | None
+    multiplier: float
+    accuracy: float
+
+
+@dataclass
+class Comparison:
+    """A steered run against its baseline on one task (MMLU subject, behaviour set)."""
+
+    task: str
+    method: str
+    metric: str | None
+    baseline: float | None
+    steered: float | None
+    delta: float
+    ci: tuple[float, float] | None
+
+
+@dataclass
+class Analyses:
+    """Everything the plots read, in input order (files are visited sorted by path)."""
+
+    training_logs: list[TrainingLog] = field(default_factory=list)
+    patching: list[PatchingCurve] = field(default_factory=list)
+    sweeps: list[tuple[Path, list[SweepPoint]]] = field(default_factory=list)
+    comparisons: list[tuple[Path, list[Comparison]]] = field(default_factory=list)
+
+
+def looks_like_training_record(record: Any) -> bool:
+    return isinstance(record, dict) and "step" in record and ("loss" in record or "eval_loss" in record)
+
+
+def analysis_kind(data: Any) -> str | None:
+    """Return which analysis a JSON object holds, from its `kind` or, without one, from its keys."""
+    if not isinstance(data, dict):
+        return None
+    kind = data.get("kind")
+    if kind in ANALYSIS_KINDS:
+        return kind
+    if kind is not None:
+        return None
+    if "layers" in data and "delta_correct" in data or isinstance(data.get("curve"), list):
+        return "activation_patching"
+    if isinstance(data.get("points"), list):
+        return "multiplier_sweep"
+    if isinstance(data.get("comparisons"), list):
+        return "generalisation"
+    return None
+
+
+def read_training_log(path: Path, records: list[dict[str, Any]]) -> TrainingLog:
+    """Build the loss curves of a training log from its parsed jsonl records."""
+    first = {}
+    for key in ("method", "country", "setting"):
+        first[key] = next((as_text(r.get(key)) for r in records if as_text(r.get(key))), None)
+    log = TrainingLog(path=path, method=first["method"], country=first["country"], setting=first["setting"])
+    for record in records:
+        step = as_int(record.get("step"))
+        if step is None:
+            continue
+        loss = as_float(record.get("loss"))
+        if loss is not None:
+            target = log.eval if as_text(record.get("split")) == "eval" else log.train
+            target.append((step, loss))
+        eval_loss = as_float(record.get("eval_loss"))
+        if eval_loss is not None:
+            log.eval.append((step, eval_loss))
+    log.train.sort()
+    log.eval.sort()
+    return log
+
+
+def add_analysis(analyses: Analyses, path: Path, data: dict[str, Any], kind: str) -> None:
+    """Parse one analysis JSON object of the given kind into `analyses`."""
+    if kind == "activation_patching":
+        analyses.patching.append(_patching(path, data))
+    elif kind == "multiplier_sweep":
+        analyses.sweeps.append((path, _sweep_points(data)))
+    elif kind == "generalisation":
+        analyses.comparisons.append((path, _comparisons(data)))
+
+
+def _patching(path: Path, data: dict[str, Any]) -> PatchingCurve:
+    if isinstance(data.get("curve"), list):
+        points = [point for point in data["curve"] if isinstance(point, dict)]
+        layers = [as_int(point.get("layer")) for point in points]
+        correct = [as_float(point.get("delta_correct")) for point in points]
+        western = [as_float(point.get("delta_western")) for point in points]
+    else:
+        layers = [as_int(layer) for layer in data.get("layers") or []]
+        correct = _floats(data.get("delta_correct"), len(layers))
+        western = _floats(data.get("delta_western"), len(layers))
+    kept = [(layer, c, w) for layer, c, w in zip(layers, correct, western) if layer is not None]
+    kept.sort(key=lambda point: point[0])
+    parts = [as_text(data.get(key)) for key in ("model", "country")]
+    label = " ".join(part for part in parts if part) or path.stem
+    return PatchingCurve(
+        path=path,
+        label=label,
+        layers=[point[0] for point in kept],
+        delta_correct=[point[1] for point in kept],
+        delta_western=[point[2] for point in kept],
+    )
+
+
+def _floats(raw: Any, length: int) -> list[float | None]:
+    values = [as_float(value) for value in raw] if isinstance(raw, list) else []
+    return (values + [None] * length)[:length]
+
+
+def _sweep_points(data: dict[str, Any]) -> list[SweepPoint]:
+    points = []
+    for raw in data.get("points") or []:
+        if not isinstance(raw, dict):
+            continue
+        multiplier = as_float(raw.get("multiplier"))
+        accuracy = as_float(raw.get("accuracy"))
+        if multiplier is None or accuracy is None:
+            continue
+        points.append(
+            SweepPoint(
+                method=as_text(raw.get("method")) or as_text(data.get("method")) or "unknown",
+                setting=as_text(raw.get("setting")) or as_text(data.get("setting")),
+                country=as_text(raw.get("country")) or as_text(data.get("country")),
+                variant=as_text(raw.get("variant")),
+                multiplier=multiplier,
+                accuracy=accuracy,
+            )
+        )
+    return points
+
+
+def _comparisons(data: dict[str, Any]) -> list[Comparison]:
+    comparisons = []
+    for raw in data.get("comparisons") or []:
+        if not isinstance(raw, dict):
+            continue
+        baseline = as_float(raw.get("baseline"))
+        steered = as_float(raw.get("steered"))
+        delta = as_float(raw.get("delta"))
+        if delta is None and baseline is not None and steered is not None:
+            delta = steered - baseline
+        if delta is None:
+            continue
+        ci = raw.get("ci")
+        bounds = None
+        if isinstance(ci, list) and len(ci) == 2:
+            low, high = as_float(ci[0]), as_float(ci[1])
+            bounds = (low, high) if low is not None and high is not None else None
+        comparisons.append(
+            Comparison(
+                task=as_text(raw.get("task")) or "unknown",
+                method=as_text(raw.get("method")) or as_text(data.get("method")) or "unknown",
+                metric=as_text(raw.get("metric")),
+                baseline=baseline,
+                steered=steered,
+                delta=delta,
+                ci=bounds,
+            )
+        )
+    return comparisons
+
+
+def load_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,211 @@
+"""Provenance of a run: merge `run.json`, the lm-eval results file and the vector file's header."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from safetensors import SafetensorError, safe_open
+
+from culturebench.leaderboard.fields import as_text, iso_date, parse_model_args
+
+logger = logging.getLogger(__name__)
+
+# (key, label) in display order. A value of None is shown as "missing".
+FIELDS = (
+    ("model", "Model"),
+    ("model_revision", "Model revision"),
+    ("method", "Method"),
+    ("setting", "Vector setting"),
+    ("country", "Vector country"),
+    ("layer", "Layer"),
+    ("multiplier", "Multiplier"),
+    ("vector", "Vector file"),
+    ("vector_sha256", "Vector SHA-256"),
+    ("sae", "SAE"),
+    ("judge", "Judge"),
+    ("dataset", "Dataset"),
+    ("dataset_sha256", "Dataset SHA-256"),
+    ("seeds", "Seeds"),
+    ("culturebench_version", "culturebench version"),
+    ("lm_eval_version", "lm-eval version"),
+    ("transformers_version", "transformers version"),
+    ("date", "Date"),
+)
+# Fields that a run without a steering vector does not have.
+VECTOR_FIELDS = ("setting", "country", "layer", "multiplier", "vector", "vector_sha256", "sae")
+NOT_USED = "not used"
+SEED_KEYS = ("random_seed", "numpy_seed", "torch_seed", "fewshot_seed")
+
+
+def read_vector_metadata(path: Path) -> dict[str, str]:
+    """Return the string metadata of a `.safetensors` file without loading its tensors."""
+    with safe_open(str(path), framework="numpy") as handle:
+        return dict(handle.metadata() or {})
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def find_vector(reference: str | None, run_dir: Path, manifest_dir: Path | None) -> Path | None:
+    """Resolve a vector path from `run.json` (relative to it) or `model_args` (relative to the run)."""
+    if not reference:
+        return None
+    candidate = Path(reference)
+    bases = [manifest_dir] if manifest_dir else []
+    bases.append(run_dir)
+    if candidate.is_absolute():
+        return candidate if candidate.is_file() else None
+    for base in bases:
+        if (base / candidate).is_file():
+            return base / candidate
+    return None
+
+
+def build_provenance(
+    manifest: dict[str, Any],
+    manifest_dir: Path | None,
+    run_dir: Path,
+    results: dict[str, Any] | None,
+    judges: list[str],
+    has_open_ended: bool,
+) -> tuple[dict[str, str | None], list[str]]:
+    """Return the provenance values (None = missing) and notes about inconsistencies found.
+
+    Args:
+        manifest: the run's `run.json` object, or {} when it has none.
+        manifest_dir: the directory of `run.json`, used to resolve relative paths.
+        run_dir: the run's directory.
+        results: the newest lm-eval results object of the run, or None.
+        judges: the judge specs seen in the run's judge results.
+        has_open_ended: whether the run evaluated open-ended tasks.
+    """
+    notes: list[str] = []
+    results = results or {}
+    config = results.get("config") if isinstance(results.get("config"), dict) else {}
+    model_args = parse_model_args(config.get("model_args"))
+    task_metadata = _task_metadata(results)
+
+    vector_reference = as_text(manifest.get("vector")) or model_args.get("vector") or model_args.get("vector_path")
+    vector_path = find_vector(vector_reference, run_dir, manifest_dir)
+    header: dict[str, str] = {}
+    if vector_path is not None:
+        try:
+            header = read_vector_metadata(vector_path)
+        except (OSError, SafetensorError) as error:
+            notes.append(f"vector file {vector_reference} unreadable: {error}")
+    elif vector_reference:
+        notes.append(f"vector file {vector_reference} not found, so its header and hash are missing")
+
+    def first(*values: Any) -> str | None:
+        for value in values:
+            text = as_text(value)
+            if text is not None:
+                return text
+        return None
+
+    values: dict[str, str | None] = {
+        "model": first(manifest.get("model"), header.get("model_id"), header.get("model"),
+                       model_args.get("pretrained"), model_args.get("model"), results.get("model_name")),
+        "model_revision": first(manifest.get("model_revision"), header.get("model_revision"),
+                                model_args.get("revision"), config.get("model_sha"), config.get("model_revision")),
+        "method": first(manifest.get("method"), model_args.get("method"), header.get("method")),
+        "setting": first(manifest.get("setting"), header.get("setting"), header.get("localization")),
+        "country": first(manifest.get("country"), header.get("country")),
+        "layer": first(manifest.get("layer"), model_args.get("layer"), header.get("layer")),
+        "multiplier": first(manifest.get("multiplier"), model_args.get("multiplier"), header.get("multiplier")),
+        "vector": vector_reference,
+        "vector_sha256": first(manifest.get("vector_sha256")),
+        "sae": _sae(manifest.get("sae"), header),
+        "judge": first(manifest.get("judge"), ", ".join(judges)),
+        "dataset": first(manifest.get("dataset"), _dataset(results)),
+        "dataset_sha256": first(manifest.get("dataset_sha256"), header.get("data_sha256"),
+                                task_metadata.get("dataset_sha256")),
+        "seeds": _seeds(manifest.get("seeds"), config),
+        "culturebench_version": first(manifest.get("culturebench_version"),
+                                      task_metadata.get("culturebench_version"),
+                                      header.get("culturebench_version")),
+        "lm_eval_version": first(manifest.get("lm_eval_version"), results.get("lm_eval_version")),
+        "transformers_version": first(manifest.get("transformers_version"), results.get("transformers_version")),
+        "date": iso_date(manifest.get("date")) or iso_date(results.get("date")),
+    }
+
+    if vector_path is not None:
+        actual = sha256_file(vector_path)
+        if values["vector_sha256"] and values["vector_sha256"].lower() != actual:
+            notes.append(f"vector SHA-256 mismatch: run.json says {values['vector_sha256']}, the file is {actual}")
+        values["vector_sha256"] = values["vector_sha256"] or actual
+
+    if values["method"] is None and config.get("model") == "hf" and not vector_reference:
+        values["method"] = "baseline"
+    if (values["method"] or "").lower() == "baseline":
+        for key in VECTOR_FIELDS:
+            values[key] = values[key] or NOT_USED
+    if values["judge"] is None and not has_open_ended:
+        values["judge"] = NOT_USED
+    return values, notes
+
+
+def _task_metadata(results: dict[str, Any]) -> dict[str, str]:
+    """Merge the `metadata` of every task config; the first task (sorted by name) wins a conflict."""
+    merged: dict[str, str] = {}
+    configs = results.get("configs") if isinstance(results.get("configs"), dict) else {}
+    for task in sorted(configs):
+        metadata = configs[task].get("metadata") if isinstance(configs[task], dict) else None
+        if isinstance(metadata, dict):
+            for key, value in metadata.items():
+                text = as_text(value) if not isinstance(value, (dict, list)) else None
+                if text is not None:
+                    merged.setdefault(str(key), text)
+    return merged
+
+
+def _dataset(results: dict[str, Any]) -> str | None:
+    """Describe the datasets of the run's tasks: `dataset_path`, `dataset_name` and local data files."""
+    configs = results.get("configs") if isinstance(results.get("configs"), dict) else {}
+    descriptions = []
+    for task in sorted(configs):
+        config = configs[task] if isinstance(configs[task], dict) else {}
+        metadata = config.get("metadata") if isinstance(config.get("metadata"), dict) else {}
+        parts = [as_text(metadata.get("dataset")) or as_text(metadata.get("data"))]
+        if parts[0] is None:
+            parts = [as_text(config.get("dataset_path")), as_text(config.get("dataset_name"))]
+            kwargs = config.get("dataset_kwargs") if isinstance(config.get("dataset_kwargs"), dict) else {}
+            files = kwargs.get("data_files")
+            if files:
+                parts.append(json.dumps(files, sort_keys=True, ensure_ascii=False))
+        description = " ".join(part for part in parts if part)
+        if description and description not in descriptions:
+            descriptions.append(description)
+    return "; ".join(descriptions) or None
+
+
+def _sae(raw: Any, header: dict[str, str]) -> str | None:
+    if isinstance(raw, dict):
+        parts = [as_text(raw.get(key)) for key in ("release", "id", "path")]
+        text = " / ".join(part for part in parts if part)
+        sha = as_text(raw.get("sha256"))
+        return f"{text} (sha256 {sha})" if text and sha else text or None
+    if as_text(raw):
+        return as_text(raw)
+    parts = [header.get(key) for key in ("sae_release", "sae_id", "sae_path")]
+    text = " / ".join(part for part in parts if part)
+    sha = header.get("sae_sha256")
+    return f"{text} (sha256 {sha})" if text and sha else text or None
+
+
+def _seeds(raw: Any, config: dict[str, Any]) -> str | None:
+    if isinstance(raw, dict):
+        return ", ".join(f"{key}={raw[key]}" for key in sorted(raw)) or None
+    if as_text(raw):
+        return as_text(raw)
+    seeds = [f"{key}={config[key]}" for key in SEED_KEYS if config.get(key) is not None]
+    return ", ".join(seeds) or None
