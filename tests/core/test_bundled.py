@@ -17,7 +17,7 @@ GIVEAWAYS = {
     "ksa": ["saudi", "السعودية", "سعودي", "الرياض"],
     "levantine": ["levant", "الشام", "شامي", "سوريا", "لبنان", "الأردن", "فلسطين", "دمشق", "بيروت", "عمّان"],
     "morocco": ["morocc", "المغرب", "مغربي", "الرباط"],
-    "usa": ["america", "united states", "usa", "washington"],
+    "usa": ["america", "united states", "usa", "US", "U.S.", "washington"],
     "uk": ["uk", "britain", "british", "united kingdom", "england", "london"],
     "australia": ["australia", "aussie", "canberra"],
     "bolivia": ["bolivia", "sucre"],
@@ -33,8 +33,10 @@ GIVEAWAYS = {
 
 def mentions(text: str, word: str) -> bool:
     if word.isascii():
-        return re.search(rf"\b{re.escape(word)}", text, flags=re.IGNORECASE) is not None
-    return word in text
+        # Upper-case abbreviations such as "US" match case-sensitively, so "us" stays a pronoun.
+        flags = 0 if word.isupper() else re.IGNORECASE
+        return re.search(rf"\b{re.escape(word)}", text, flags=flags) is not None
+    return word.lower() in text.lower()
 
 
 @pytest.fixture(scope="module")
