@@ -43,13 +43,15 @@ class TransformersBackend:
 
         source = self.spec.model
         local = Path(source).expanduser()
+        if local.is_dir():
+            source = str(local)
+        elif source.startswith((".", "/", "~")) or local.exists():
+            raise CultureBenchError(f"judge model directory {source!r} not found; pass hf:/path/to/model/dir")
         try:
-            if local.is_dir():
-                source = str(local)
             tokenizer = AutoTokenizer.from_pretrained(source)
             dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
             model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
-        except OSError as error:
+        except (OSError, ValueError) as error:
             raise CultureBenchError(
                 f"could not load judge model {source!r}: {error}. Pass a local model directory "
                 "(hf:/path/to/model), or make the Hugging Face hub reachable for a hub id"

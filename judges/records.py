@@ -21,10 +21,11 @@ def result_record(sample: Sample, spec: JudgeSpec, verdict: Verdict) -> dict[str
     """Return the result of judging one sample; (`samples_file`, `doc_id`) joins it to the sample.
 
     Failed items carry `status` "failed", a `failure_reason` and None scores, so means skip them.
-    `scores` are the judge's 1–5 integers and `scores_normalized` map them to [0, 1].
+    `scores` are normalised to [0, 1] for the metrics; `raw_scores` are the judge's 1–5 integers.
+    `samples_file` is absolute here; `write_results` stores it relative to the results file.
     """
     value = verdict.value or {}
-    scores = value.get("scores")
+    raw_scores = value.get("scores")
     usage = verdict.usage
     return {
         "task": sample.task,
@@ -43,10 +44,11 @@ def result_record(sample: Sample, spec: JudgeSpec, verdict: Verdict) -> dict[str
         "status": OK if verdict.ok else FAILED,
         "failure_reason": verdict.failure_reason,
         "failure_detail": verdict.failure_detail or None,
-        "scores": scores,
-        "scores_normalized": (
-            {name: normalize_score(score, SCORE_MIN, SCORE_MAX) for name, score in scores.items()} if scores else None
+        "scores": (
+            {name: normalize_score(score, SCORE_MIN, SCORE_MAX) for name, score in raw_scores.items()}
+            if raw_scores else None
         ),
+        "raw_scores": raw_scores,
         "flags": value.get("flags"),
         "rationale": value.get("rationale"),
         "repaired": verdict.repaired,
@@ -62,7 +64,11 @@ def summarize(
     prices: Prices | None,
     elapsed_s: float,
 ) -> dict[str, Any]:
-    """Return run totals; means and flag rates cover scored items only and say how many."""
+    """Return run totals; means and flag rates cover scored items only.
+
+    `failures` counts failed items by reason. `cost_usd` is an estimate for the calls this run
+    made (cache hits are free); `cost_usd_with_cache_hits` prices every reply used.
+    """
     failures = Counter(record["failure_reason"] for record in records if record["status"] == FAILED)
     billed_input = sum(usage.billed_input_tokens for usage in usages)
     billed_output = sum(usage.billed_output_tokens for usage in usages)
@@ -74,15 +80,18 @@ def summarize(
         by_task[record["task"]].append(record)
 
     return {
+        "kind": "judge_summary",
         "judge": spec.text,
         "rubric": OPEN_ENDED.name,
         "rubric_version": OPEN_ENDED.version,
-        **_counts(records),
-        "failures_by_reason": dict(sorted(failures.items())),
-        "requests": sum(usage.requests for usage in usages),
-        "cached_calls": sum(usage.cached_calls for usage in usages),
-        "retries": sum(usage.retries for usage in usages),
-        "repaired": sum(1 for record in records if record["repaired"]),
+        "counts": {
+            **_counts(records),
+            "requests": sum(usage.requests for usage in usages),
+            "cached_calls": sum(usage.cached_calls for usage in usages),
+            "retries": sum(usage.retries for usage in usages),
+            "repaired": sum(1 for record in records if record["repaired"]),
+        },
+        "failures": dict(sorted(failures.items())),
         "tokens": {
             "input": all_input,
             "output": all_output,
@@ -92,8 +101,8 @@ def summarize(
         "prices_usd_per_million": (
             {"input": prices.input_per_million, "output": prices.output_per_million} if prices else None
         ),
-        "estimated_cost_usd": estimate_cost(prices, billed_input, billed_output),
-        "estimated_cost_with_cache_hits_usd": estimate_cost(prices, all_input, all_output),
+        "cost_usd": estimate_cost(prices, billed_input, billed_output),
+        "cost_usd_with_cache_hits": estimate_cost(prices, all_input, all_output),
         "means": _means(records),
         "flag_rates": _flag_rates(records),
         "by_task": {
@@ -110,7 +119,7 @@ def _counts(records: Sequence[dict[str, Any]]) -> dict[str, int]:
 
 
 def _means(records: Sequence[dict[str, Any]]) -> dict[str, float | None]:
-    scored = [record["scores_normalized"] for record in records if record["status"] == OK]
+    scored = [record["scores"] for record in records if record["status"] == OK]
     return {name: (sum(scores[name] for scores in scored) / len(scored) if scored else None) for name in CRITERIA}
 
 

@@ -103,8 +103,9 @@ async def judge_samples_async(samples: Sequence[Sample], spec: JudgeSpec, config
     usages = [verdict.usage for verdict in verdicts]
     summary = summarize(records, usages, spec, prices_for(spec, config.prices), time.perf_counter() - started)
     summary["retry_budget"] = {"total": budget, "used": client.retry_budget.used}
-    if summary["failed"]:
-        logger.warning("%d of %d items failed: %s", summary["failed"], summary["items"], summary["failures_by_reason"])
+    counts = summary["counts"]
+    if counts["failed"]:
+        logger.warning("%d of %d items failed: %s", counts["failed"], counts["items"], summary["failures"])
     return RunResult(records, summary)
 
 
@@ -142,7 +143,11 @@ def summary_path(out: Path) -> Path:
 def write_results(result: RunResult, out: Path) -> Path:
     """Write records to `out` (JSON lines) and the summary beside it, each atomically; return the summary path."""
     out = Path(out)
-    lines = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in result.records)
+    lines = "".join(
+        json.dumps({**record, "samples_file": _relative_to(record["samples_file"], out.parent)}, ensure_ascii=False)
+        + "\n"
+        for record in result.records
+    )
     _write_atomic(out, lines)
     summary_file = summary_path(out)
     _write_atomic(summary_file, json.dumps(result.summary, ensure_ascii=False, indent=2) + "\n")
@@ -153,6 +158,10 @@ def read_results(path: Path) -> list[dict[str, Any]]:
     """Read a results file written by `write_results`."""
     with Path(path).open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
+
+
+def _relative_to(path: str, directory: Path) -> str:
+    return os.path.relpath(Path(path).resolve(), Path(directory).resolve())
 
 
 def _write_atomic(path: Path, text: str) -> None:

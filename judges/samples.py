@@ -29,7 +29,8 @@ _VARIANT_NAMES = {"localized": "localized", "nonlocalized": "nonlocalized", "nol
 class Sample:
     """One generated answer with the item fields the judge needs and the keys that join it back.
 
-    (`samples_file`, `doc_id`) is unique; (`task`, `doc_id`) is unique within one model's run.
+    `samples_file` is the absolute path of the samples file. (`samples_file`, `doc_id`) is unique;
+    (`task`, `doc_id`) is unique within one model's run.
     """
 
     task: str
@@ -80,17 +81,15 @@ def find_samples_files(path: Path) -> list[Path]:
 
 def read_samples(path: Path) -> list[Sample]:
     """Read every sample from a samples file or run directory, ordered by file and doc id."""
-    root = Path(path)
     samples = []
-    for file in find_samples_files(root):
-        samples.extend(_read_file(file, root if root.is_dir() else file.parent))
+    for file in find_samples_files(Path(path)):
+        samples.extend(_read_file(file.resolve()))
     return samples
 
 
-def _read_file(file: Path, root: Path) -> list[Sample]:
+def _read_file(file: Path) -> list[Sample]:
     match = SAMPLES_FILE.match(file.name)
     task = match.group("task") if match else file.stem.removeprefix("samples_")
-    relative = str(file.relative_to(root)) if file.is_relative_to(root) else file.name
     run_model = file.parent.name
 
     samples = []
@@ -102,7 +101,7 @@ def _read_file(file: Path, root: Path) -> list[Sample]:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
                 raise CultureBenchError(f"{file}:{number}: invalid JSON in samples file ({error.msg})") from None
-            samples.append(_sample_from(record, task, relative, run_model, f"{file}:{number}"))
+            samples.append(_sample_from(record, task, str(file), run_model, f"{file}:{number}"))
     samples.sort(key=lambda sample: sample.doc_id)
     return samples
 

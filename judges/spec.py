@@ -73,7 +73,8 @@ def parse_spec(text: str) -> JudgeSpec:
 
     if backend == "openai-compatible":
         match = _COMPATIBLE_PATTERN.match(rest)
-        if not match:
+        # `http://host:8000/v1` alone would otherwise parse as host `host` and model `8000/v1`.
+        if not match or re.match(r"^\d+(/|$)", match.group(2)):
             raise CultureBenchError(
                 f"invalid judge spec {text!r}: expected openai-compatible:URL:MODEL with an http(s) URL; {SPEC_HELP}"
             )

@@ -79,9 +79,10 @@ def run(args: argparse.Namespace) -> int:
     logger.info("wrote %s and %s", args.out, summary_file)
     print(json.dumps(result.summary, ensure_ascii=False, indent=2))
 
-    if result.summary["scored"] == 0:
-        reasons = ", ".join(f"{reason}: {count}" for reason, count in result.summary["failures_by_reason"].items())
-        raise CultureBenchError(f"the judge scored none of {result.summary['items']} items ({reasons}); see {args.out}")
+    counts = result.summary["counts"]
+    if counts["scored"] == 0:
+        reasons = ", ".join(f"{reason}: {count}" for reason, count in result.summary["failures"].items())
+        raise CultureBenchError(f"the judge scored none of {counts['items']} items ({reasons}); see {args.out}")
     return 0
 
 
