@@ -16,6 +16,8 @@ COMMANDS = (
     "data",
     "judge",
     "leaderboard",
+    "extract",
+    "vector",
 )
 
 
