@@ -18,6 +18,7 @@ COMMANDS = (
     "leaderboard",
     "extract",
     "vector",
+    "sweep",
 )
 
 

@@ -1,0 +1,68 @@
+"""`culturebench sweep`: evaluate lm-eval tasks at several steering multipliers in one model load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from culturebench.errors import CultureBenchError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "sweep",
+        help="run lm-eval tasks at several steering multipliers without reloading the model",
+        description=(
+            "Load the model once, then for each multiplier re-register the steering hooks and run "
+            "the tasks; one lm-eval results file is written per multiplier."
+        ),
+    )
+    parser.add_argument("--tasks", required=True, help="comma-separated lm-eval task names (e.g. culture_spanish_nonloc)")
+    parser.add_argument("--vector", required=True, help="vector file(s), ';'-separated")
+    parser.add_argument("--multipliers", required=True, help="comma-separated multipliers, e.g. 0,0.5,1,2,4")
+    parser.add_argument("--model", default="default", help="preset name, Hugging Face id or local folder (default: default)")
+    parser.add_argument("--positions", default="all", choices=("all", "prompt", "generated"),
+                        help="positions to steer (default all)")
+    parser.add_argument("--sae", default=None, help="SAE source(s) for SAE-space vectors, ';'-separated")
+    parser.add_argument("--full-phi", action="store_true", help="compute Φ in full form instead of on the support")
+    parser.add_argument("--limit", type=float, default=None, help="documents per task (lm-eval --limit)")
+    parser.add_argument("--batch-size", default="8", help="lm-eval batch size (default 8)")
+    parser.add_argument("--device", default=None, help="torch device (default: CUDA when available, else CPU)")
+    parser.add_argument("--dtype", default="auto", help="model dtype (default auto)")
+    parser.add_argument("--include-path", default=None, help="extra folder of lm-eval task YAML files")
+    parser.add_argument("--log-samples", action="store_true", help="also write per-document samples")
+    parser.add_argument("--output", required=True, type=Path, help="output folder (one sub-folder per multiplier)")
+    parser.set_defaults(func=run)
+
+
+def parse_multipliers(text: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError as error:
+        raise CultureBenchError(f"invalid --multipliers {text!r}: use numbers joined by commas") from error
+    if not values:
+        raise CultureBenchError("--multipliers is empty; give at least one number")
+    return values
+
+
+def run(args) -> int:
+    import torch
+    from lm_eval.tasks import TaskManager
+
+    from culturebench.steering.lm_eval_model import SteeredHFLM
+    from culturebench.steering.sweep import run_sweep
+
+    multipliers = parse_multipliers(args.multipliers)
+    tasks = [task.strip() for task in args.tasks.split(",") if task.strip()]
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    batch_size = args.batch_size if args.batch_size == "auto" else int(args.batch_size)
+    lm = SteeredHFLM(
+        pretrained=args.model, vector=args.vector, multiplier=multipliers[0], positions=args.positions,
+        sae=args.sae, restricted=not args.full_phi, device=device, dtype=args.dtype, batch_size=batch_size,
+    )
+    limit = int(args.limit) if args.limit is not None and args.limit >= 1 else args.limit
+    task_manager = TaskManager(include_path=args.include_path) if args.include_path else TaskManager()
+    paths = run_sweep(lm, tasks, multipliers, args.output, task_manager=task_manager, limit=limit,
+                      log_samples=args.log_samples)
+    for multiplier, path in zip(multipliers, paths):
+        print(f"multiplier {multiplier:g}: {path}")
+    return 0
