@@ -45,19 +45,17 @@ class ChatRequest:
     max_tokens: int
     json_output: bool = True
 
-    def fingerprint(self) -> dict[str, Any]:
-        """Return everything that shapes the reply, for hashing into a cache key."""
-        return {
-            "system": self.system,
-            "messages": [asdict(message) for message in self.messages],
-            "max_tokens": self.max_tokens,
-            "json_output": self.json_output,
-        }
+    def fingerprint_parts(self) -> list[str]:
+        """Return everything that shapes the reply, in a fixed order, for hashing into a cache key."""
+        parts = [self.system, str(self.max_tokens), str(self.json_output)]
+        for message in self.messages:
+            parts += [message.role, message.content]
+        return parts
 
 
 @dataclass
 class ChatReply:
-    """What a backend returned for one request.
+    """A backend's reply to one request.
 
     `failure` is set when the call succeeded at the HTTP level but produced no usable text
     (safety block, refusal, empty text, output cut at the token limit). Such replies are paid for,

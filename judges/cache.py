@@ -32,8 +32,13 @@ def default_cache_dir() -> Path:
 
 def prompt_hash(request: ChatRequest) -> str:
     """Return the SHA-256 of everything in the request that shapes the reply."""
-    canonical = json.dumps(request.fingerprint(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    digest = hashlib.sha256()
+    for part in request.fingerprint_parts():
+        encoded = part.encode("utf-8")
+        # A length prefix keeps ("ab", "c") and ("a", "bc") apart.
+        digest.update(len(encoded).to_bytes(8, "big"))
+        digest.update(encoded)
+    return digest.hexdigest()
 
 
 def cache_key(spec: JudgeSpec, rubric: Rubric, request: ChatRequest) -> str:

@@ -81,7 +81,7 @@ class JudgeClient:
     Args:
         backend: the judge model's backend.
         cache: replies already paid for; None disables caching.
-        concurrency: most requests in flight at once.
+        concurrency: maximum number of requests in flight at once.
         max_retries: retries per request after a 429, 5xx, timeout or connection error.
         retry_budget: retries shared by all requests; when spent, failing requests end at once.
         backoff: wait policy between retries.

@@ -41,7 +41,7 @@ class GeminiBackend:
     """`generateContent` through `google.genai.Client(...).aio`, with the SDK's retries off.
 
     The key comes from GOOGLE_API_KEY or GEMINI_API_KEY (GOOGLE_API_KEY wins when both are set,
-    as in the SDK). Thinking models spend output tokens on reasoning first; a reply that ends at
+    as in the SDK). Thinking models spend output tokens on reasoning first. A reply that ends at
     MAX_TOKENS with no text is reported as `output_truncated`, and the judge client retries it
     once with a doubled limit.
     """
@@ -54,12 +54,20 @@ class GeminiBackend:
             raise CultureBenchError(
                 f"judge {spec.text} needs an API key: set GEMINI_API_KEY (or GOOGLE_API_KEY) in the environment"
             )
-        http_options = types.HttpOptions(
-            base_url=spec.base_url,
-            timeout=int(settings.timeout_s * 1000),
-            retry_options=types.HttpRetryOptions(attempts=1),
-        )
-        self.client = genai.Client(api_key=api_key, http_options=http_options)
+        self._api_key = api_key
+        self._client: genai.Client | None = None
+
+    @property
+    def client(self) -> genai.Client:
+        """The SDK client, made on first use so that a run served from the cache skips its TLS setup."""
+        if self._client is None:
+            http_options = types.HttpOptions(
+                base_url=self.spec.base_url,
+                timeout=int(self.settings.timeout_s * 1000),
+                retry_options=types.HttpRetryOptions(attempts=1),
+            )
+            self._client = genai.Client(api_key=self._api_key, http_options=http_options)
+        return self._client
 
     async def complete(self, request: ChatRequest) -> ChatReply:
         """Send one generateContent request; raise BackendError on HTTP, timeout or connection failures."""
@@ -90,7 +98,8 @@ class GeminiBackend:
         return _reply_from(response)
 
     async def aclose(self) -> None:
-        await self.client.aio.aclose()
+        if self._client is not None:
+            await self._client.aio.aclose()
 
 
 def _translate_api_error(error: genai_errors.APIError) -> BackendError:

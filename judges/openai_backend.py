@@ -57,10 +57,17 @@ class OpenAIBackend:
                 raise CultureBenchError(
                     f"judge {spec.text} needs an API key: set OPENAI_API_KEY in the environment"
                 )
-        client_args: dict[str, Any] = {"api_key": api_key, "max_retries": 0, "timeout": settings.timeout_s}
+        self._client_args: dict[str, Any] = {"api_key": api_key, "max_retries": 0, "timeout": settings.timeout_s}
         if spec.base_url:
-            client_args["base_url"] = spec.base_url
-        self.client = openai.AsyncOpenAI(**client_args)
+            self._client_args["base_url"] = spec.base_url
+        self._client: openai.AsyncOpenAI | None = None
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        """The SDK client, made on first use so that a run served from the cache skips its TLS setup."""
+        if self._client is None:
+            self._client = openai.AsyncOpenAI(**self._client_args)
+        return self._client
 
     async def complete(self, request: ChatRequest) -> ChatReply:
         """Send one chat completion; raise BackendError on HTTP, timeout or connection failures."""
@@ -80,7 +87,8 @@ class OpenAIBackend:
         return _reply_from(completion)
 
     async def aclose(self) -> None:
-        await self.client.close()
+        if self._client is not None:
+            await self._client.close()
 
     def _arguments(self, request: ChatRequest) -> dict[str, Any]:
         messages = [{"role": "system", "content": request.system}]

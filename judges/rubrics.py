@@ -37,7 +37,7 @@ COUNTRY_NAMES = {
 
 
 class ReplyFormatError(ValueError):
-    """A judge reply that is not the JSON object the rubric asks for; the message says why."""
+    """A judge reply that is not the JSON object the rubric specifies; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,9 @@ class Rubric:
         """Return the (system, user) prompt texts for these fields."""
         template = _environment().get_template(self.template_file)
         context = template.new_context(fields)
-        system = "".join(template.blocks["system"](context)).strip()
+        system = _static_system(self.template_file)
+        if system is None:
+            system = "".join(template.blocks["system"](context)).strip()
         user = "".join(template.blocks["user"](context)).strip()
         return system, user
 
@@ -78,7 +80,18 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,
         autoescape=False,
+        auto_reload=False,  # templates ship with the package; skip a stat() per render
     )
+
+
+@cache
+def _static_system(template_file: str) -> str | None:
+    """Return the system block rendered once when it uses no variables, else None."""
+    template = _environment().get_template(template_file)
+    try:
+        return "".join(template.blocks["system"](template.new_context({}))).strip()
+    except jinja2.UndefinedError:
+        return None
 
 
 def fence_id(*parts: str) -> str:

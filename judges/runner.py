@@ -35,7 +35,7 @@ class RunConfig:
     """How to run a judge over many samples.
 
     Args:
-        concurrency: most requests in flight at once.
+        concurrency: maximum number of requests in flight at once.
         max_retries: retries per request after a 429, 5xx, timeout or connection error.
         retry_budget: retries shared by the whole run; None means `default_retry_budget(items)`.
         cache_dir: where replies are cached; None means `default_cache_dir()`.
@@ -57,12 +57,16 @@ class RunConfig:
     progress: bool = True
 
 
-@dataclass
+@dataclass(repr=False)
 class RunResult:
     """Per-item result records (in sample order) and the run summary."""
 
     records: list[dict[str, Any]]
     summary: dict[str, Any]
+
+    def __repr__(self) -> str:
+        # asyncio formats the finished task's result when it logs; thousands of records took milliseconds.
+        return f"RunResult({len(self.records)} records, counts={self.summary.get('counts')})"
 
 
 def judge_samples(samples: Sequence[Sample], spec: JudgeSpec, config: RunConfig | None = None) -> RunResult:

@@ -25,7 +25,7 @@ def register(subparsers) -> None:
                         help="openai:MODEL, gemini:MODEL, openai-compatible:URL:MODEL or hf:PATH")
     parser.add_argument("--out", required=True, type=Path,
                         help="results file (JSON lines); the summary goes to <out>.summary.json beside it")
-    parser.add_argument("--concurrency", type=_positive_int, default=8, help="requests in flight at once (default 8)")
+    parser.add_argument("--concurrency", type=_positive_int, default=8, help="maximum number of requests in flight at once (default 8)")
     parser.add_argument("--max-retries", type=_non_negative_int, default=4,
                         help="retries per request after 429, 5xx, timeouts (default 4)")
     parser.add_argument("--retry-budget", type=_non_negative_int, default=None,

@@ -66,7 +66,8 @@ class StubJudgeServer:
     def __init__(self, latency_s: float = 0.0, stall_s: float = 5.0) -> None:
         self.state = StubState(latency_s=latency_s, stall_s=stall_s)
         handler = type("Handler", (_Handler,), {"state": self.state})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server_class = type("Server", (ThreadingHTTPServer,), {"request_queue_size": 128})
+        self.server = server_class(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

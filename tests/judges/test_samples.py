@@ -78,7 +78,7 @@ def test_deep_culture_lense_columns(tmp_path):
     assert sample.task == "dcl_oe"
 
 
-def test_gold_falls_back_to_target_and_missing_fields_are_reported(tmp_path):
+def test_target_fallback_and_missing_fields(tmp_path):
     record = {"doc_id": 0, "doc": {"question": "Q?"}, "target": "gold from target", "filtered_resps": ["a"]}
     no_question = {"doc_id": 1, "doc": {"other": 1}, "target": "", "filtered_resps": ["a"]}
     path = tmp_path / f"samples_x_oe_{DATE}.jsonl"
