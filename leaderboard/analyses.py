@@ -140,16 +140,16 @@ def _patching(path: Path, data: dict[str, Any]) -> PatchingCurve:
         layers = [as_int(layer) for layer in data.get("layers") or []]
         correct = _floats(data.get("delta_correct"), len(layers))
         western = _floats(data.get("delta_western"), len(layers))
-    kept = [(layer, c, w) for layer, c, w in zip(layers, correct, western) if layer is not None]
-    kept.sort(key=lambda point: point[0])
+    valid = [(layer, c, w) for layer, c, w in zip(layers, correct, western) if layer is not None]
+    valid.sort(key=lambda point: point[0])
     parts = [as_text(data.get(key)) for key in ("model", "country")]
     label = " ".join(part for part in parts if part) or path.stem
     return PatchingCurve(
         path=path,
         label=label,
-        layers=[point[0] for point in kept],
-        delta_correct=[point[1] for point in kept],
-        delta_western=[point[2] for point in kept],
+        layers=[point[0] for point in valid],
+        delta_correct=[point[1] for point in valid],
+        delta_western=[point[2] for point in valid],
     )
 
 

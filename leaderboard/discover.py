@@ -106,8 +106,8 @@ def collect_inputs(roots: list[Path], exclude: Path | None = None, metric: str |
         else:
             sources[run_dir].judge_summaries.append(summary)
 
-    taken: set[str] = set()
-    runs = [build_run(source, run_key(source, taken)) for _, source in sorted(sources.items())]
+    used_keys: set[str] = set()
+    runs = [build_run(source, run_key(source, used_keys)) for _, source in sorted(sources.items())]
     inputs.runs = sorted(runs, key=Run.sort_key)
     return inputs
 
@@ -118,12 +118,12 @@ def _walk(roots: list[Path], exclude: Path | None) -> list[tuple[Path, Path]]:
     found = []
     for root in roots:
         for directory, dirnames, filenames in os.walk(root):
-            here = Path(directory)
+            current = Path(directory)
             dirnames[:] = sorted(
-                name for name in dirnames if not name.startswith(".") and (here / name).resolve() != exclude
+                name for name in dirnames if not name.startswith(".") and (current / name).resolve() != exclude
             )
             for name in sorted(filenames):
-                path = (here / name).resolve()
+                path = (current / name).resolve()
                 if path not in seen and path.suffix in (".json", ".jsonl"):
                     seen.add(path)
                     found.append((root, path))

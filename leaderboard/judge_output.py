@@ -77,6 +77,9 @@ def _record(path: Path, raw: dict[str, Any]) -> JudgeRecord:
 
 def _verdict(raw: dict[str, Any]) -> JudgeVerdict:
     status = as_text(raw.get("status")) or "ok"
+    reason = as_text(raw.get("failure_reason"))
+    if status != "ok" and reason and reason != status:
+        status = f"{status}: {reason}"
     scores = {}
     if isinstance(raw.get("scores"), dict):
         for name, value in sorted(raw["scores"].items()):

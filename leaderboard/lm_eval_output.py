@@ -116,7 +116,7 @@ def read_results_file(path: Path, metric: str | None = None) -> ResultsFile:
 
     Args:
         path: the `results_<date>.json` file.
-        metric: the per-sample key that holds correctness; None takes `acc_norm` for log-likelihood
+        metric: the per-sample key that stores correctness; None takes `acc_norm` for log-likelihood
             tasks that report it, else `acc`, then `exact_match`.
 
     Raises:
@@ -271,7 +271,7 @@ def _truthy(value: Any) -> bool:
 
 
 def _scoring_key(record: dict[str, Any], output: TaskOutput, metric: str | None) -> str | None:
-    """Return the per-sample key that holds correctness.
+    """Return the per-sample key that stores correctness.
 
     Log-likelihood tasks are scored by `acc_norm` when the sample has it, because the length-normalised
     choice is the one the `culture_*_ll` tasks use for their localized/non-localized split.

@@ -142,7 +142,7 @@ class _Renderer:
             n_resamples=N_RESAMPLES,
             css=Markup(self.css),
             js=Markup(self.js),
-            csp=self.csp,
+            csp=Markup(self.csp),
             **context,
         )
 
@@ -184,22 +184,22 @@ def _date_range(runs: list[Run]) -> str | None:
 
 def _global_plots(inputs: Inputs) -> list[plots.Plot]:
     analyses = inputs.analyses
-    made = [plots.training_loss(analyses.training_logs), plots.activation_patching(analyses.patching)]
+    candidates = [plots.training_loss(analyses.training_logs), plots.activation_patching(analyses.patching)]
     for index, (path, points) in enumerate(analyses.sweeps, start=1):
-        made.append(plots.multiplier_sweep(f"multiplier-sweep-{index}.svg", f"Accuracy vs multiplier ({path.stem})",
+        candidates.append(plots.multiplier_sweep(f"multiplier-sweep-{index}.svg", f"Accuracy vs multiplier ({path.stem})",
                                            points))
     for index, (path, comparisons) in enumerate(analyses.comparisons, start=1):
-        made.append(plots.generalisation(f"generalisation-{index}.svg", f"MMLU and behaviour deltas ({path.stem})",
+        candidates.append(plots.generalisation(f"generalisation-{index}.svg", f"MMLU and behaviour deltas ({path.stem})",
                                          comparisons))
-    return [plot for plot in made if plot is not None]
+    return [plot for plot in candidates if plot is not None]
 
 
 def _bias_plots(prefix: str, scope_label: str, bias_rows: list) -> list[plots.Plot]:
-    made = [
+    candidates = [
         plots.dominance(f"{prefix}-dominance.svg", scope_label, bias_rows),
         plots.western_preference(f"{prefix}-western.svg", scope_label, bias_rows),
     ]
-    return [plot for plot in made if plot is not None]
+    return [plot for plot in candidates if plot is not None]
 
 
 def _examples(run: Run, limit: int) -> list[tuple[str, list, int]]:

@@ -29,6 +29,7 @@ FIELDS = (
     ("judge", "Judge"),
     ("dataset", "Dataset"),
     ("dataset_sha256", "Dataset SHA-256"),
+    ("training_data_sha256", "Vector training data SHA-256"),
     ("seeds", "Seeds"),
     ("culturebench_version", "culturebench version"),
     ("lm_eval_version", "lm-eval version"),
@@ -36,7 +37,7 @@ FIELDS = (
     ("date", "Date"),
 )
 # Fields that a run without a steering vector does not have.
-VECTOR_FIELDS = ("setting", "country", "layer", "multiplier", "vector", "vector_sha256", "sae")
+VECTOR_FIELDS = ("setting", "country", "layer", "multiplier", "vector", "vector_sha256", "sae", "training_data_sha256")
 NOT_USED = "not used"
 SEED_KEYS = ("random_seed", "numpy_seed", "torch_seed", "fewshot_seed")
 
@@ -121,14 +122,16 @@ def build_provenance(
         "setting": first(manifest.get("setting"), header.get("setting"), header.get("localization")),
         "country": first(manifest.get("country"), header.get("country")),
         "layer": first(manifest.get("layer"), model_args.get("layer"), header.get("layer")),
-        "multiplier": first(manifest.get("multiplier"), model_args.get("multiplier"), header.get("multiplier")),
+        "multiplier": first(manifest.get("multiplier"), model_args.get("multiplier"),
+                            header.get("default_multiplier")),
         "vector": vector_reference,
         "vector_sha256": first(manifest.get("vector_sha256")),
         "sae": _sae(manifest.get("sae"), header),
         "judge": first(manifest.get("judge"), ", ".join(judges)),
         "dataset": first(manifest.get("dataset"), _dataset(results)),
-        "dataset_sha256": first(manifest.get("dataset_sha256"), header.get("data_sha256"),
-                                task_metadata.get("dataset_sha256")),
+        "dataset_sha256": first(manifest.get("dataset_sha256"), task_metadata.get("dataset_sha256")),
+        "training_data_sha256": first(manifest.get("training_data_sha256"), header.get("training_data_sha256"),
+                                      header.get("data_sha256")),
         "seeds": _seeds(manifest.get("seeds"), config),
         "culturebench_version": first(manifest.get("culturebench_version"),
                                       task_metadata.get("culturebench_version"),
@@ -189,17 +192,27 @@ def _dataset(results: dict[str, Any]) -> str | None:
 
 
 def _sae(raw: Any, header: dict[str, str]) -> str | None:
-    if isinstance(raw, dict):
-        parts = [as_text(raw.get(key)) for key in ("release", "id", "path")]
-        text = " / ".join(part for part in parts if part)
-        sha = as_text(raw.get("sha256"))
-        return f"{text} (sha256 {sha})" if text and sha else text or None
-    if as_text(raw):
+    """Describe the SAE from `run.json` (object or text), else from the vector header's `sae` JSON."""
+    if as_text(raw) and not isinstance(raw, dict):
         return as_text(raw)
-    parts = [header.get(key) for key in ("sae_release", "sae_id", "sae_path")]
-    text = " / ".join(part for part in parts if part)
-    sha = header.get("sae_sha256")
-    return f"{text} (sha256 {sha})" if text and sha else text or None
+    if not isinstance(raw, dict):
+        raw = {}
+        if header.get("sae"):
+            try:
+                parsed = json.loads(header["sae"])
+            except json.JSONDecodeError:
+                return header["sae"]
+            raw = parsed if isinstance(parsed, dict) else {}
+        for key in ("release", "sae_id", "path", "sha256"):
+            raw.setdefault(key, header.get(f"sae_{key.removeprefix('sae_')}"))
+    names = [as_text(raw.get(key)) for key in ("release", "sae_id", "id")]
+    text = " / ".join(name for name in names if name) or as_text(raw.get("spec")) or as_text(raw.get("path"))
+    details = [f"d_sae {raw['d_sae']}" if raw.get("d_sae") else None,
+               f"sha256 {raw['sha256']}" if raw.get("sha256") else None]
+    details = [detail for detail in details if detail]
+    if text and details:
+        return f"{text} ({', '.join(details)})"
+    return text
 
 
 def _seeds(raw: Any, config: dict[str, Any]) -> str | None:

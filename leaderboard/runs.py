@@ -124,7 +124,7 @@ def build_run(sources: RunSources, key: str) -> Run:
     )
 
 
-def run_key(sources: RunSources, taken: set[str]) -> str:
+def run_key(sources: RunSources, used_keys: set[str]) -> str:
     """Return a unique ASCII key for file names: the manifest's `name`, else the path below the root."""
     name = as_text((sources.manifest or {}).get("name"))
     if name is None:
@@ -133,10 +133,10 @@ def run_key(sources: RunSources, taken: set[str]) -> str:
     base = slugify(name)
     key = base
     suffix = 2
-    while key in taken:
+    while key in used_keys:
         key = f"{base}-{suffix}"
         suffix += 1
-    taken.add(key)
+    used_keys.add(key)
     return key
 
 

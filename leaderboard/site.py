@@ -21,7 +21,7 @@ MARKER = ".culturebench-site"
 
 @dataclass
 class SiteSummary:
-    """What a build wrote."""
+    """Result of one build: the index page, the files written, the run count and input problems."""
 
     index: Path
     files: list[str]
@@ -43,7 +43,7 @@ def build_site(
     Args:
         results: directories searched recursively for lm-eval output, judge results, training logs,
             analysis JSON and `run.json` manifests.
-        out: the site directory; created if missing, and rewritten if it holds an earlier build.
+        out: the site directory; created if missing, and rewritten if it contains an earlier build.
         title: the site title.
         max_examples: how many answers per task the run pages show.
         alpha: the PNLG exponent.
@@ -79,7 +79,7 @@ def build_site(
 
 
 def _previous_build(out: Path) -> set[str]:
-    """Return the files of the previous build in `out`; raise if `out` holds anything else."""
+    """Return the files of the previous build in `out`; raise if `out` contains anything else."""
     if not out.exists():
         return set()
     if not out.is_dir():
