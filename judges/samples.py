@@ -54,6 +54,10 @@ def find_samples_files(path: Path) -> list[Path]:
     """Return the samples files to judge: `path` itself, or the latest open-ended file per task below it."""
     path = Path(path)
     if path.is_file():
+        match = SAMPLES_FILE.match(path.name)
+        if match and not match.group("task").endswith(OPEN_ENDED_SUFFIX):
+            logger.warning("%s is from task %s, which is not open-ended; judging its answers anyway",
+                           path.name, match.group("task"))
         return [path]
     if not path.is_dir():
         raise CultureBenchError(f"samples path {str(path)!r} not found; pass a samples_*.jsonl file or a run directory")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from culturebench.judges import judge_samples, read_samples
+from culturebench.judges import GenerationSettings, judge_samples, read_samples
 from tests.judges.conftest import fast_config, stub_spec, write_samples
 
 GOLD_WORDS = "نأكل الفول المدمس والطعمية"
@@ -34,7 +34,7 @@ PARAMS = [
 def test_fault(stub, api_keys, tmp_path, backend, fault, status, reason, requests):
     stub.state.stall_s = 2.5
     samples = read_samples(write_samples(tmp_path / "model", [f"{GOLD_WORDS} {fault}"]))
-    config = fast_config(None, settings=fast_config(None).settings.__class__(timeout_s=0.6))
+    config = fast_config(None, settings=GenerationSettings(timeout_s=0.6))
 
     result = judge_samples(samples, stub_spec(stub, backend), config)
 

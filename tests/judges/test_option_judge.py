@@ -85,3 +85,14 @@ def test_extraction_falls_back_to_registered_judge(stub, api_keys, monkeypatch, 
     assert (extraction.index, extraction.method) == (2, "judge")
     assert unresolved.index is None
     assert len(stub.log) == 2
+
+
+def test_plugin_factory_builds_this_judge(stub, api_keys, compatible_spec):
+    from culturebench.plugin import option_judge_from_spec as plugin_factory
+
+    judge = plugin_factory(compatible_spec)
+    try:
+        assert isinstance(judge, LLMOptionJudge)
+        assert judge.pick_option(QUESTION, OPTIONS, COUSCOUS) == 2
+    finally:
+        judge.close()

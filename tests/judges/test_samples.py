@@ -87,3 +87,10 @@ def test_target_fallback_and_missing_fields(tmp_path):
     assert first.gold == "gold from target"
     assert first.missing_fields == []
     assert second.missing_fields == ["question", "gold"]
+
+
+def test_explicit_non_open_ended_file_is_read_with_a_warning(tmp_path, caplog):
+    path = write_samples(tmp_path, ["mcq answer"], task="culture_arabic_nonloc")
+    (sample,) = read_samples(path)
+    assert sample.task == "culture_arabic_nonloc"
+    assert "not open-ended" in caplog.text
