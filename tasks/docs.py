@@ -21,7 +21,7 @@ from typing import Any
 import datasets
 
 from culturebench.errors import CultureBenchError
-from culturebench.items import LANGUAGE_COUNTRIES, SPLITS, Item, Option
+from culturebench.items import LANGUAGE_COUNTRIES, SPLITS, Item
 from culturebench.loaders import default_source, load_items
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def load_docs(
     if split != "all" and split not in SPLITS:
         raise CultureBenchError(f"invalid {SPLIT_KEY}={split!r}; expected one of {[*SPLITS, 'all']}")
 
-    dataset = _load(str(source) if source else None).filter(
+    dataset = load_source(str(source) if source else None).filter(
         language=language, country=country, split=None if split == "all" else split
     )
     items = [item for item in dataset if item.variant in SETTING_VARIANTS[setting]]
@@ -76,47 +76,21 @@ def load_docs(
 
 
 @functools.lru_cache(maxsize=4)
-def _load(source: str | None):
+def load_source(source: str | None):
+    """Load (once per process and source) the items of `source`; None means the bundled benchmark."""
     return load_items(source)
 
 
 def item_to_doc(item: Item) -> dict[str, Any]:
-    """Flatten an item into an Arrow-friendly lm-eval document."""
-    return {
-        "id": item.id,
-        "pair_id": item.pair_id,
-        "language": item.language,
-        "country": item.country,
-        "topic": item.topic,
-        "subtopic": item.subtopic,
-        "variant": item.variant,
-        "question": item.question,
-        "options": [option.text for option in item.options],
-        "option_countries": [option.country for option in item.options],
-        "answer": item.answer,
-        "gold_open": item.gold_open,
-        "split": item.split,
-        "source": item.source,
-    }
+    """Return the lm-eval document of an item: `Item.to_dict()`, which Arrow stores as is."""
+    return item.to_dict()
 
 
 def item_from_doc(doc: dict[str, Any]) -> Item:
-    """Rebuild the item of an lm-eval document (`item_to_doc` reversed, without paraphrases)."""
-    options = tuple(
-        Option(text=text, country=country) for text, country in zip(doc["options"], doc["option_countries"])
-    )
-    return Item(
-        id=doc["id"],
-        pair_id=doc["pair_id"],
-        language=doc["language"],
-        country=doc["country"],
-        topic=doc["topic"],
-        subtopic=doc["subtopic"],
-        variant=doc["variant"],
-        question=doc["question"],
-        options=options,
-        answer=int(doc["answer"]),
-        gold_open=doc["gold_open"],
-        split=doc["split"],
-        source=doc["source"],
-    )
+    """Rebuild the item of an lm-eval document."""
+    return Item.from_dict(doc)
+
+
+def option_texts(doc: dict[str, Any]) -> list[str]:
+    """Return the option texts of a document in prompt order."""
+    return [option["text"] for option in doc["options"]]

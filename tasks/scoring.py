@@ -1,8 +1,8 @@
 """Per-sample scoring and the custom aggregations of the `culture_*` tasks.
 
 Every `process_*` function returns one value per metric of its task. For `both` tasks, the
-metrics `acc_loc`, `acc_nonloc`, `rca` and `pnlg` receive a record `{"variant", "correct"}` per
-sample, and their aggregations split the records by variant before calling `culturebench.metrics`.
+metrics `acc_loc`, `acc_nonloc`, `rca` and `pnlg` receive a record `{"variant", "correct", "pred"}`
+per sample, and their aggregations split the records by variant before calling `culturebench.metrics`.
 RCA and PNLG use PNLG's default alpha of 1. When a sample set lacks one variant (for example a
 small `--limit`), the aggregations return NaN rather than a number computed from one side.
 """
@@ -17,7 +17,7 @@ from typing import Any
 from culturebench import metrics
 from culturebench.extraction import extract_choice
 from culturebench.prompts import cloze_choices
-from culturebench.tasks.docs import item_from_doc
+from culturebench.tasks.docs import item_from_doc, option_texts
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ VARIANT_METRICS = ("acc_loc", "acc_nonloc", "rca", "pnlg")
 
 def process_mcq(doc: dict[str, Any], results: Sequence[str]) -> dict[str, int]:
     """Score one `\\boxed{k}` generation: accuracy and extraction failure."""
-    extraction = extract_choice(results[0], doc["options"], question=doc["question"])
+    extraction = extract_choice(results[0], option_texts(doc), question=doc["question"])
     return {
         "acc": int(extraction.index == int(doc["answer"])),
         "extraction_failed": int(extraction.extraction_failed),
@@ -37,8 +37,13 @@ def process_mcq(doc: dict[str, Any], results: Sequence[str]) -> dict[str, int]:
 
 def process_mcq_both(doc: dict[str, Any], results: Sequence[str]) -> dict[str, Any]:
     """Score one `\\boxed{k}` generation of a `both` task: `process_mcq` plus the variant record."""
-    scores = process_mcq(doc, results)
-    return {**scores, **_variant_record(doc, scores["acc"])}
+    extraction = extract_choice(results[0], option_texts(doc), question=doc["question"])
+    correct = int(extraction.index == int(doc["answer"]))
+    return {
+        "acc": correct,
+        "extraction_failed": int(extraction.extraction_failed),
+        **_variant_record(doc, correct, extraction.index),
+    }
 
 
 def process_loglikelihood(doc: dict[str, Any], results: Sequence[tuple[float, bool]]) -> dict[str, int]:
@@ -47,20 +52,28 @@ def process_loglikelihood(doc: dict[str, Any], results: Sequence[tuple[float, bo
     `acc_norm` divides each option's log-likelihood by the length in characters of its choice
     text, as lm-eval 0.4.13 does.
     """
-    loglikelihoods = [float(result[0]) for result in results]
-    lengths = [max(len(choice), 1) for choice in cloze_choices(item_from_doc(doc))]
-    normalized = [loglikelihood / length for loglikelihood, length in zip(loglikelihoods, lengths)]
+    raw_choice, normalized_choice = _loglikelihood_choices(doc, results)
     answer = int(doc["answer"])
-    return {
-        "acc": int(_argmax(loglikelihoods) == answer),
-        "acc_norm": int(_argmax(normalized) == answer),
-    }
+    return {"acc": int(raw_choice == answer), "acc_norm": int(normalized_choice == answer)}
 
 
 def process_loglikelihood_both(doc: dict[str, Any], results: Sequence[tuple[float, bool]]) -> dict[str, Any]:
     """Score one log-likelihood sample of a `both` task; the variant record uses `acc_norm`."""
-    scores = process_loglikelihood(doc, results)
-    return {**scores, **_variant_record(doc, scores["acc_norm"])}
+    raw_choice, normalized_choice = _loglikelihood_choices(doc, results)
+    answer = int(doc["answer"])
+    correct_norm = int(normalized_choice == answer)
+    return {
+        "acc": int(raw_choice == answer),
+        "acc_norm": correct_norm,
+        **_variant_record(doc, correct_norm, normalized_choice),
+    }
+
+
+def _loglikelihood_choices(doc: dict[str, Any], results: Sequence[tuple[float, bool]]) -> tuple[int, int]:
+    loglikelihoods = [float(result[0]) for result in results]
+    lengths = [max(len(choice), 1) for choice in cloze_choices(item_from_doc(doc))]
+    normalized = [loglikelihood / length for loglikelihood, length in zip(loglikelihoods, lengths)]
+    return _argmax(loglikelihoods), _argmax(normalized)
 
 
 def process_open(doc: dict[str, Any], results: Sequence[str]) -> dict[str, Any]:
@@ -68,8 +81,9 @@ def process_open(doc: dict[str, Any], results: Sequence[str]) -> dict[str, Any]:
     return {"nonempty": int(bool(results[0].strip()))}
 
 
-def _variant_record(doc: dict[str, Any], correct: int) -> dict[str, dict[str, Any]]:
-    record = {"variant": doc["variant"], "correct": correct}
+def _variant_record(doc: dict[str, Any], correct: int, pred: int | None) -> dict[str, dict[str, Any]]:
+    # `pred` (0-based option, -1 when none was extracted) lets result readers compute option bias.
+    record = {"variant": doc["variant"], "correct": correct, "pred": -1 if pred is None else pred}
     return {name: record for name in VARIANT_METRICS}
 
 

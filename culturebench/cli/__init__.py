@@ -14,6 +14,7 @@ from culturebench.errors import CultureBenchError
 # parser and sets `func`, which receives the parsed namespace and returns an exit code.
 COMMANDS = (
     "data",
+    "eval",
     "judge",
     "leaderboard",
     "extract",

@@ -72,3 +72,12 @@ def test_unknown_setting_rejected(arabic_data):
 def test_item_round_trip():
     for item in build_items("hindi"):
         assert docs.item_from_doc(docs.item_to_doc(item)) == item
+
+
+def test_doc_through_arrow_keeps_item_fields(arabic_data):
+    doc = docs.load_docs("arabic", "loc", culturebench_data=str(arabic_data))["test"][0]
+    assert doc["options"][0] == {"text": "food as done in egypt", "country": "egypt"}
+    assert docs.option_texts(doc)[-1] == "western food"
+    item = docs.item_from_doc(doc)
+    assert item.western_index == 4
+    assert item.to_dict() == doc

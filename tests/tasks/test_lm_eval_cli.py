@@ -51,6 +51,9 @@ def test_both_task_metrics_match_culturebench(tiny_model_dir, arabic_data, tmp_p
     for task, correct_key in (("culture_arabic_both", "acc"), ("culture_arabic_both_ll", "acc_norm")):
         samples = samples_of(output, task)
         assert len(samples) == 24
+        for sample in samples:
+            assert sample["rca"]["variant"] == sample["doc"]["variant"]
+            assert sample["rca"]["pred"] in range(-1, len(sample["doc"]["options"]))
         by_variant = {
             variant: [sample[correct_key] for sample in samples if sample["doc"]["variant"] == variant]
             for variant in ("localized", "nonlocalized")

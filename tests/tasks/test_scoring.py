@@ -31,13 +31,15 @@ def test_mcq_failure_counted(doc, monkeypatch):
 
 
 def test_mcq_fuzzy_answer(doc):
-    assert scoring.process_mcq(doc, [doc["options"][1]])["acc"] == 1
+    assert scoring.process_mcq(doc, [doc["options"][1]["text"]])["acc"] == 1
 
 
 def test_mcq_both_adds_variant_record(doc):
     scores = scoring.process_mcq_both(doc, [r"\boxed{2}"])
     for name in scoring.VARIANT_METRICS:
-        assert scores[name] == {"variant": "localized", "correct": 1}
+        assert scores[name] == {"variant": "localized", "correct": 1, "pred": 1}
+    failed = scoring.process_mcq_both(doc, ["<pad>"])
+    assert failed["rca"] == {"variant": "localized", "correct": 0, "pred": -1}
 
 
 def test_loglikelihood_raw_and_normalised(doc):
@@ -48,7 +50,7 @@ def test_loglikelihood_raw_and_normalised(doc):
     assert loglikelihoods[1] / len(choices[1]) > loglikelihoods[0] / len(choices[0])
     results = [(value, False) for value in loglikelihoods]
     assert scoring.process_loglikelihood(doc, results) == {"acc": 0, "acc_norm": 1}
-    assert scoring.process_loglikelihood_both(doc, results)["rca"] == {"variant": "localized", "correct": 1}
+    assert scoring.process_loglikelihood_both(doc, results)["rca"] == {"variant": "localized", "correct": 1, "pred": 1}
 
 
 def test_aggregations_match_metrics():
@@ -88,4 +90,4 @@ def test_prompting_uses_shared_builder(doc):
     assert prompting.cloze_text(doc) == prompts.cloze_prompt(item)
     assert prompting.answer_index(doc) == 1
     assert prompting.open_text(doc) == prompts.open_prompt(item)
-    assert prompting.open_target(doc) == doc["options"][1]
+    assert prompting.open_target(doc) == doc["options"][1]["text"]
