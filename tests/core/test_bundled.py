@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 import pytest
 
 from culturebench.cli import main
-from culturebench.items import LANGUAGE_COUNTRIES
+from culturebench.items import COUNTRY_LANGUAGE, LANGUAGE_COUNTRIES
 from culturebench.loaders import load_items
 
 # Names a non-localized question must not contain: country names, demonyms and capitals, in
@@ -110,6 +110,6 @@ def test_stats_command_json(capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["items"] >= 1120
     assert summary["languages"] == 5
-    assert summary["countries"] == 14
+    assert summary["countries"] == len(COUNTRY_LANGUAGE)  # 15 canonical countries
     assert set(summary["counts"]["variant"]) == {"localized", "nonlocalized"}
     assert set(summary["counts"]["split"]) == {"train", "test"}
