@@ -7,8 +7,7 @@ import os
 import re
 from typing import Any
 
-import aiohttp
-import httpx
+import httpx2
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
@@ -29,6 +28,18 @@ from culturebench.judges.backend import (
 from culturebench.judges.spec import GenerationSettings, JudgeSpec
 
 logger = logging.getLogger(__name__)
+
+# The SDK sends through aiohttp when it is installed (an optional extra) and through httpx2 otherwise.
+# NOTE: the tests run with aiohttp installed, so the httpx2 error mapping is untested.
+_TIMEOUT_ERRORS: tuple[type[BaseException], ...] = (TimeoutError, httpx2.TimeoutException)
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (httpx2.TransportError, OSError)
+try:
+    import aiohttp
+except ImportError:
+    pass
+else:
+    _TIMEOUT_ERRORS += (aiohttp.ServerTimeoutError,)
+    _CONNECTION_ERRORS += (aiohttp.ClientError,)
 
 # Finish reasons that mean the provider withheld the output for policy reasons.
 _BLOCKED_FINISH_REASONS = {
@@ -89,11 +100,9 @@ class GeminiBackend:
             )
         except genai_errors.APIError as error:
             raise _translate_api_error(error) from error
-        except TimeoutError as error:
+        except _TIMEOUT_ERRORS as error:
             raise BackendError(TIMEOUT, "the request timed out", retryable=True) from error
-        except (httpx.TimeoutException, aiohttp.ServerTimeoutError) as error:
-            raise BackendError(TIMEOUT, "the request timed out", retryable=True) from error
-        except (aiohttp.ClientError, httpx.TransportError, OSError) as error:
+        except _CONNECTION_ERRORS as error:
             raise BackendError(CONNECTION_ERROR, f"{type(error).__name__}: {error}", retryable=True) from error
         return _reply_from(response)
 
