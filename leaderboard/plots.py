@@ -13,7 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from culturebench.leaderboard.analyses import Comparison, PatchingCurve, SweepPoint, TrainingLog
-from culturebench.leaderboard.fields import method_label, method_rank
+from culturebench.leaderboard.fields import country_name, method_label, method_rank
 from culturebench.leaderboard.tables import BiasRow
 
 # A fixed hash salt and no date make matplotlib's SVG output deterministic; text stays text.
@@ -189,7 +189,7 @@ def dominance(name: str, scope_label: str, rows: list[BiasRow]) -> Plot | None:
         axes.bar(positions, [row.dominance.get(c, 0.0) for c in countries], width=width,
                  color=method_color(row.run.method, index), label=plain(row.run.label))
     axes.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
-    axes.set_xticks(range(len(countries)), list(countries))
+    axes.set_xticks(range(len(countries)), [plain(country_name(country)) for country in countries])
     axes.set_ylabel("chosen ÷ uniform rate")
     axes.legend(fontsize=7, frameon=False)
     return Plot(name, f"Dominance bias, {scope_label}",
