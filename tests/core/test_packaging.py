@@ -1,5 +1,7 @@
 """The wheel installs tasks/, judges/, steering/ and leaderboard/ inside the culturebench namespace."""
 
+import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,6 +16,7 @@ MAPPED = ("tasks", "judges", "steering", "leaderboard")
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    shutil.rmtree(REPO_ROOT / "build", ignore_errors=True)  # stale files would leak into the wheel
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(REPO_ROOT)],
         check=True,
@@ -54,7 +57,9 @@ def test_wheel_imports_from_its_own_files(wheel, tmp_path):
         "import culturebench.judges, culturebench.steering, culturebench.tasks, culturebench.leaderboard; "
         "print(culturebench.steering.__file__)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # The lm-eval hook's .pth would import culturebench from the editable install at start-up.
+    env = dict(os.environ, CULTUREBENCH_LM_EVAL_HOOK="0")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert result.stdout.strip().startswith(str(target))
 
 
