@@ -36,9 +36,7 @@ logger = logging.getLogger(__name__)
 N_RESAMPLES = 1000  # the default of culturebench.metrics' bootstrap functions
 
 
-def render_site(
-    inputs: Inputs, *, title: str, max_examples: int, alpha: float
-) -> dict[str, str]:
+def render_site(inputs: Inputs, *, title: str, max_examples: int, alpha: float) -> dict[str, str]:
     """Return every file of the site as {relative path: text}; the same inputs give the same text."""
     renderer = _Renderer(inputs, title)
     calculator = Calculator(alpha=alpha)
@@ -186,11 +184,11 @@ def _global_plots(inputs: Inputs) -> list[plots.Plot]:
     analyses = inputs.analyses
     candidates = [plots.training_loss(analyses.training_logs), plots.activation_patching(analyses.patching)]
     for index, (path, points) in enumerate(analyses.sweeps, start=1):
-        candidates.append(plots.multiplier_sweep(f"multiplier-sweep-{index}.svg", f"Accuracy vs multiplier ({path.stem})",
-                                           points))
+        title = f"Accuracy vs multiplier ({path.stem})"
+        candidates.append(plots.multiplier_sweep(f"multiplier-sweep-{index}.svg", title, points))
     for index, (path, comparisons) in enumerate(analyses.comparisons, start=1):
-        candidates.append(plots.generalisation(f"generalisation-{index}.svg", f"MMLU and behaviour deltas ({path.stem})",
-                                         comparisons))
+        title = f"MMLU and behaviour deltas ({path.stem})"
+        candidates.append(plots.generalisation(f"generalisation-{index}.svg", title, comparisons))
     return [plot for plot in candidates if plot is not None]
 
 

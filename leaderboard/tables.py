@@ -91,9 +91,8 @@ class BiasRow:
 class Calculator:
     """Compute rows for any scope, caching bootstrap results of identical sample sets."""
 
-    def __init__(self, alpha: float = 1.0, n_resamples: int = 1000, seed: int = 0):
+    def __init__(self, alpha: float = 1.0, seed: int = 0):
         self.alpha = alpha
-        self.n_resamples = n_resamples
         self.seed = seed
         self._cache: dict[tuple, FormatMetrics] = {}
 
@@ -188,7 +187,7 @@ class Calculator:
         return result
 
     def _accuracy(self, values: list[float]) -> Estimate:
-        ci = metrics.bootstrap_ci(values, n_resamples=self.n_resamples, seed=self.seed)
+        ci = metrics.bootstrap_ci(values, seed=self.seed)
         return Estimate(metrics.accuracy(values), ci)
 
     def _western(self, samples: list[Sample]) -> Estimate:

@@ -77,8 +77,10 @@ def build_items(language: str) -> list[dict]:
         for number in range(QUESTIONS_PER_COUNTRY):
             for variant in ("localized", "nonlocalized"):
                 question = f"{language} breakfast question {number} for {country} ({variant})"
-                if language == "arabic" and number == 0:
-                    question = ARABIC_QUESTION if variant == "localized" else "شنو كناكلو فالفطور نهار الجمعة؟"
+                if language == "arabic" and number == 0 and variant == "localized":
+                    question = ARABIC_QUESTION
+                if language == "arabic" and number == 0 and variant == "nonlocalized":
+                    question = "شنو كناكلو فالفطور نهار الجمعة؟"
                 if language == "arabic" and country == "egypt" and number == 1 and variant == "localized":
                     question = f"What is breakfast? {QUESTION_XSS}"
                 items.append({

@@ -102,7 +102,8 @@ def test_xss_payloads_shown_as_text(site, browser):
 def test_arabic_question_right_to_left(site, browser):
     browser.open((site / "run-yapo.html").as_uri())
     directions = browser.evaluate(
-        "Array.from(document.querySelectorAll('.question'), node => [node.textContent, getComputedStyle(node).direction])"
+        "Array.from(document.querySelectorAll('.question'),"
+        " node => [node.textContent, getComputedStyle(node).direction])"
     )
     found = {text: direction for text, direction in directions}
 
