@@ -40,8 +40,8 @@ class BuildPyWithPth(build_py):
 class EditableWheelWithPth(editable_wheel):
     """Add the `.pth` file to the editable wheel next to setuptools' own finder files."""
 
-    # NOTE: `_select_strategy` is a private setuptools method (present from 64 to at least 84);
-    # a build with a setuptools that lacks it fails here instead of installing without the hook.
+    # NOTE: `_select_strategy` is a private setuptools method, present from 64 to at least 84.
+    # A build with a setuptools that lacks it fails here instead of installing without the hook.
     def _select_strategy(self, name, tag, build_lib):
         return _StrategyWithPth(super()._select_strategy(name, tag, build_lib))
 

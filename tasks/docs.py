@@ -1,8 +1,8 @@
 """Build the lm-eval documents of a `culture_*` task from culturebench items.
 
 Every task YAML names `load_docs` as its `custom_dataset`. lm-eval 0.4.13 calls it with the
-task's `dataset_kwargs` (language, country, setting) merged with the run's metadata, which holds
-the `--metadata` JSON and the `--model_args` pairs. The data source is, in order of precedence:
+task's `dataset_kwargs` (language, country, setting) merged with the run's metadata, which contains
+the `--metadata` values and the `--model_args` pairs. The data source is, in order of precedence:
 
 1. `--metadata '{"culturebench_data": "PATH"}'`;
 2. the CULTUREBENCH_DATA environment variable;

@@ -3,8 +3,8 @@
 Task names are `culture_<language>[_<country>]_<setting><suffix>`, where setting is `loc`,
 `nonloc` or `both` and the suffix names the protocol: none for `\\boxed{k}` MCQ generation,
 `_ll` for log-likelihood MCQ and `_oe` for open-ended generation. Group `culture_<language>`
-holds the per-country `both` MCQ tasks of one language, and `culture_all` holds every language
-group.
+contains the per-country `both` MCQ tasks of one language, and `culture_all` contains every
+language group.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from culturebench.items import LANGUAGE_COUNTRIES
 TASK_VERSION = 1.0
 
 # End-of-turn markers of common chat formats (Gemma, ChatML, Llama 3, Phi, GPT-2 style, Llama 2).
-# lm-eval 0.4.13 adds the model's EOS token itself; the blank line it stops at by default is left
-# out on purpose because chat models put blank lines inside answers.
+# lm-eval 0.4.13 adds the model's EOS token itself. Without `until` it would stop at the few-shot
+# delimiter, a blank line, which chat models also write inside their answers.
 STOP_SEQUENCES = ("<end_of_turn>", "<|im_end|>", "<|eot_id|>", "<|end|>", "<|endoftext|>", "</s>")
 SETTINGS = ("loc", "nonloc", "both")
 
@@ -36,7 +36,7 @@ class Metric:
 
 @dataclass(frozen=True)
 class Protocol:
-    """How a task asks for and scores answers."""
+    """A task protocol: its output type, prompt and target functions, scoring and metrics."""
 
     suffix: str
     output_type: str

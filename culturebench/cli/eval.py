@@ -20,6 +20,7 @@ def register(subparsers) -> None:
             "of `lm_eval --output_path DIR --log_samples`."
         ),
     )
+
     parser.add_argument("--data", default=None,
                         help="items to evaluate: a jsonl/json/parquet/csv file, a YAML seed file or folder, "
                              "a Deep-Culture-Lense copy or hf:OWNER/NAME (default: $CULTUREBENCH_DATA, "
@@ -28,6 +29,7 @@ def register(subparsers) -> None:
                         help="comma-separated task or group names, e.g. culture_arabic_both (default culture_all)")
     parser.add_argument("--split", choices=("test", "train", "all"), default="test",
                         help="which items of the data to evaluate (default test)")
+
     parser.add_argument("--model", default="hf", help="lm-eval model type, e.g. hf or steered_hf (default hf)")
     parser.add_argument("--model-args", default="",
                         help="lm-eval model arguments, e.g. pretrained=google/gemma-3-270m,dtype=float32")
@@ -39,6 +41,7 @@ def register(subparsers) -> None:
                         help="generation overrides, e.g. max_gen_toks=64 (applies to generation tasks)")
     parser.add_argument("--apply-chat-template", action="store_true",
                         help="wrap prompts in the tokenizer's chat template (for instruction-tuned models)")
+
     parser.add_argument("--option-judge", default=None, metavar="SPEC",
                         help="judge that maps answers without a \\boxed{k} to an option, e.g. openai:gpt-4o-mini "
                              "(sets CULTUREBENCH_JUDGE; default: that variable, else no judge)")
