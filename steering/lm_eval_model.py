@@ -90,11 +90,19 @@ class SteeredHFLM(HFLM):
 
         self.positions = check_positions(str(positions))
         self.restricted = parse_bool(restricted, "restricted")
-        model_id = model_id_of(self.model) if parse_bool(check_model, "check_model") else None
-        self.steering = SteeringSet(self.model, split_list(vector), sae=split_list(sae) or None, model_id=model_id)
+        self.check_model = parse_bool(check_model, "check_model")
         self._handle: SteeringHandle | None = None
         self._continuations: dict[tuple[int, ...], int] | None = None
-        self.set_multiplier(parse_multiplier(multiplier))
+        self.load_vectors(vector, sae=sae, multiplier=parse_multiplier(multiplier))
+
+    def load_vectors(self, vector, *, sae=None, multiplier=None) -> None:
+        """Replace the steering vectors (`;`-separated files or a list) and register their hooks."""
+        files = split_list(vector) if isinstance(vector, (str, type(None))) else [str(item) for item in vector]
+        sae_specs = split_list(sae) if isinstance(sae, (str, type(None))) else [str(item) for item in sae]
+        model_id = model_id_of(self.model) if self.check_model else None
+        self.remove_steering()
+        self.steering = SteeringSet(self.model, files, sae=sae_specs or None, model_id=model_id)
+        self.set_multiplier(multiplier)
 
     def set_multiplier(self, multiplier: float | Sequence[float] | None) -> None:
         """Re-register the hooks with a new multiplier (no model reload); 0 removes them all."""
