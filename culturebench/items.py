@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from culturebench.errors import ValidationError
 
 # Language groups and their canonical country ids. The Western control option is not a country.
 LANGUAGE_COUNTRIES: dict[str, tuple[str, ...]] = {
@@ -26,6 +30,40 @@ LANGUAGE_CODES: dict[str, str] = {
 WESTERN = "western"
 VARIANTS = ("localized", "nonlocalized")
 SPLITS = ("train", "test")
+# Language and country ids declared by data files: lower-case ASCII, as in the table above.
+ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def extend_groups(declared: Mapping[str, Iterable[str]], origin: str = "data") -> dict[str, tuple[str, ...]]:
+    """Return the built-in language groups with the declared countries added.
+
+    A declared country joins its language's group, and a new language starts a new group. Raise
+    `ValidationError` naming `origin` when an id is malformed, is the reserved `western`, or
+    names a country that already belongs to another language.
+
+    Example:
+        >>> extend_groups({"english": ["usa", "canada"]})["english"]
+        ('usa', 'uk', 'australia', 'canada')
+    """
+    groups = {language: tuple(countries) for language, countries in LANGUAGE_COUNTRIES.items()}
+    owner = dict(COUNTRY_LANGUAGE)
+    for language, countries in declared.items():
+        if not isinstance(language, str) or not ID_PATTERN.match(language):
+            raise ValidationError(f"{origin}: invalid language id {language!r}; use lower-case letters, digits and _")
+        for country in countries:
+            if not isinstance(country, str) or not ID_PATTERN.match(country) or country == WESTERN:
+                raise ValidationError(
+                    f"{origin}: invalid country id {country!r} in language {language!r}; use lower-case "
+                    f"letters, digits and _ (and not {WESTERN!r}, which names the control option)"
+                )
+            if owner.get(country, language) != language:
+                raise ValidationError(
+                    f"{origin}: country {country!r} is declared for {language!r} but belongs to {owner[country]!r}"
+                )
+            owner[country] = language
+            if country not in groups.get(language, ()):
+                groups[language] = (*groups.get(language, ()), country)
+    return groups
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@
 
 - None or "bundled": the benchmark shipped with culturebench;
 - a `.jsonl`, `.json`, `.parquet` or `.csv` file in culturebench's item schema (`Item.to_dict`);
-- a `.yaml` seed file, or a folder of them;
+- a `.yaml` seed file, or a folder of them (a seed file's `countries` list declares countries
+  and languages beyond the built-in table, and validation accepts them for that source);
 - a Deep-Culture-Lense copy: a folder laid out like the hub repository, or one parquet/jsonl file;
 - `hf:OWNER/NAME`: a dataset on the Hugging Face hub in the Deep-Culture-Lense layout.
 """
@@ -21,8 +22,8 @@ from typing import Any
 
 from culturebench import bundled, deep_culture_lense
 from culturebench.errors import CultureBenchError, ValidationError
-from culturebench.items import Dataset, Item
-from culturebench.validation import Problem, check_items, raise_for_problems
+from culturebench.items import LANGUAGE_COUNTRIES, Dataset, Item, extend_groups
+from culturebench.validation import Groups, Problem, check_items, raise_for_problems
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +38,8 @@ def load_items(source: str | Path | None = None, *, skip_invalid: bool = False) 
     Invalid rows raise `ValidationError` naming file, row and field; with `skip_invalid=True`
     they are dropped instead, each one logged and listed in `Dataset.skipped`.
     """
-    origin, triples, problems = _read(source)
-    problems = problems + check_items(triples)
+    origin, triples, problems, groups = _read(source)
+    problems = problems + check_items(triples, groups)
     if problems and not skip_invalid:
         raise_for_problems(problems)
 
@@ -54,16 +55,17 @@ def default_source() -> str | None:
     return os.environ.get(DATA_ENV) or None
 
 
-def _read(source: str | Path | None) -> tuple[str, list[tuple[Item, str, str]], list[Problem]]:
+def _read(source: str | Path | None) -> tuple[str, list[tuple[Item, str, str]], list[Problem], Groups]:
+    """Return origin, `(item, origin, row)` triples, parse problems and the language groups to validate with."""
     if source is None or str(source) == "bundled":
-        triples = [(item, str(path), item.id) for path in bundled.seed_files() for item in bundled.load_seed_file(path)]
-        return "bundled", triples, []
+        triples, groups = _read_seed_files(bundled.seed_files())
+        return "bundled", triples, [], groups
 
     text = str(source)
     if text.startswith("hf:"):
         dataset_dict = deep_culture_lense.load_hub(text[3:])
         triples, problems = deep_culture_lense.rows_to_items(dataset_dict, text)
-        return text, triples, problems
+        return text, triples, problems, LANGUAGE_COUNTRIES
 
     path = Path(source).expanduser()
     if not path.exists():
@@ -73,8 +75,8 @@ def _read(source: str | Path | None) -> tuple[str, list[tuple[Item, str, str]], 
     if path.is_dir():
         return _read_folder(path)
     if path.suffix in (".yaml", ".yml"):
-        triples = [(item, str(path), item.id) for item in bundled.load_seed_file(path)]
-        return str(path), triples, []
+        triples, groups = _read_seed_files([path])
+        return str(path), triples, [], groups
     if path.suffix not in ITEM_FILE_SUFFIXES:
         raise CultureBenchError(
             f"unsupported data file {text!r}; expected one of {list(ITEM_FILE_SUFFIXES)} or .yaml seeds"
@@ -82,30 +84,40 @@ def _read(source: str | Path | None) -> tuple[str, list[tuple[Item, str, str]], 
     records = list(_records(path))
     if records and deep_culture_lense.is_layout(list(records[0][1])):
         triples, problems = deep_culture_lense.rows_to_items(deep_culture_lense.load_local(path), str(path))
-        return str(path), triples, problems
+        return str(path), triples, problems, LANGUAGE_COUNTRIES
     triples, problems = _records_to_items(records, str(path))
-    return str(path), triples, problems
+    return str(path), triples, problems, LANGUAGE_COUNTRIES
 
 
-def _read_folder(path: Path) -> tuple[str, list[tuple[Item, str, str]], list[Problem]]:
+def _read_seed_files(paths: list[Path]) -> tuple[list[tuple[Item, str, str]], Groups]:
+    triples: list[tuple[Item, str, str]] = []
+    declared: dict[str, list[str]] = {}
+    for path in paths:
+        seed_file = bundled.read_seed_file(path)
+        triples.extend((item, str(path), item.id) for item in seed_file.items)
+        declared.setdefault(seed_file.language, []).extend(seed_file.countries)
+    return triples, extend_groups(declared)
+
+
+def _read_folder(path: Path) -> tuple[str, list[tuple[Item, str, str]], list[Problem], Groups]:
     seeds = sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml"))
     if seeds:
-        triples = [(item, str(seed), item.id) for seed in seeds for item in bundled.load_seed_file(seed)]
-        return str(path), triples, []
+        triples, groups = _read_seed_files(seeds)
+        return str(path), triples, [], groups
     files = sorted(p for p in path.rglob("*") if p.suffix in ITEM_FILE_SUFFIXES and p.is_file())
     if not files:
         raise CultureBenchError(f"no data files ({', '.join(ITEM_FILE_SUFFIXES)}, .yaml) found in folder {str(path)!r}")
     first_record = next((record for _, record in _records(files[0])), {})
     if deep_culture_lense.is_layout(list(first_record)):
         triples, problems = deep_culture_lense.rows_to_items(deep_culture_lense.load_local(path), str(path))
-        return str(path), triples, problems
+        return str(path), triples, problems, LANGUAGE_COUNTRIES
     triples: list[tuple[Item, str, str]] = []
     problems: list[Problem] = []
     for file in files:
         file_triples, file_problems = _records_to_items(list(_records(file)), str(file))
         triples.extend(file_triples)
         problems.extend(file_problems)
-    return str(path), triples, problems
+    return str(path), triples, problems, LANGUAGE_COUNTRIES
 
 
 def _records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:

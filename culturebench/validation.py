@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from culturebench.errors import ValidationError
-from culturebench.items import COUNTRY_LANGUAGE, LANGUAGE_COUNTRIES, SPLITS, VARIANTS, WESTERN, Item
+from culturebench.items import LANGUAGE_COUNTRIES, SPLITS, VARIANTS, WESTERN, Item
+
+# Language groups: language id -> its country ids (the built-in table unless a data file declares more).
+Groups = Mapping[str, Sequence[str]]
 
 
 @dataclass(frozen=True)
@@ -23,24 +26,29 @@ class Problem:
         return f"{self.origin}: row {self.row}: field '{self.field}': {self.message}"
 
 
-def check_item(item: Item, origin: str, row: str) -> list[Problem]:
-    """Return the problems found in one item on its own (cross-item checks are in `check_items`)."""
+def check_item(item: Item, origin: str, row: str, groups: Groups | None = None) -> list[Problem]:
+    """Return the problems found in one item on its own (cross-item checks are in `check_items`).
+
+    `groups` maps each known language to its countries; None means the built-in table.
+    """
     problems: list[Problem] = []
+    groups = LANGUAGE_COUNTRIES if groups is None else groups
+    country_language = {country: language for language, countries in groups.items() for country in countries}
 
     def add(field: str, message: str) -> None:
         problems.append(Problem(origin, row, field, message))
 
     if not str(item.id).strip():
         add("id", "is empty")
-    if item.language not in LANGUAGE_COUNTRIES:
-        add("language", f"unknown language {item.language!r}; expected one of {sorted(LANGUAGE_COUNTRIES)}")
-    if item.country not in COUNTRY_LANGUAGE:
-        add("country", f"unknown country {item.country!r}; expected one of {sorted(COUNTRY_LANGUAGE)}")
-    elif item.language in LANGUAGE_COUNTRIES and COUNTRY_LANGUAGE[item.country] != item.language:
+    if item.language not in groups:
+        add("language", f"unknown language {item.language!r}; expected one of {sorted(groups)}")
+    if item.country not in country_language:
+        add("country", f"unknown country {item.country!r}; expected one of {sorted(country_language)}")
+    elif item.language in groups and country_language[item.country] != item.language:
         add(
             "country",
             f"country {item.country!r} is not in the {item.language!r} group "
-            f"({', '.join(LANGUAGE_COUNTRIES[item.language])}); it belongs to {COUNTRY_LANGUAGE[item.country]!r}",
+            f"({', '.join(groups[item.language])}); it belongs to {country_language[item.country]!r}",
         )
     if item.variant not in VARIANTS:
         add("variant", f"unknown variant {item.variant!r}; expected one of {list(VARIANTS)}")
@@ -62,7 +70,7 @@ def check_item(item: Item, origin: str, row: str) -> list[Problem]:
         if text in seen_texts:
             add(f"options[{index}]", f"duplicates the text of option {seen_texts[text]}: {text!r}")
         seen_texts.setdefault(text, index)
-        allowed = set(LANGUAGE_COUNTRIES.get(item.language, ())) | {WESTERN}
+        allowed = set(groups.get(item.language, ())) | {WESTERN}
         if option.country is not None and option.country not in allowed:
             add(f"options[{index}].country", f"{option.country!r} is not a country of {item.language!r} or 'western'")
 
@@ -77,11 +85,12 @@ def check_item(item: Item, origin: str, row: str) -> list[Problem]:
     return problems
 
 
-def check_items(items: Iterable[tuple[Item, str, str]]) -> list[Problem]:
+def check_items(items: Iterable[tuple[Item, str, str]], groups: Groups | None = None) -> list[Problem]:
     """Return all problems in `(item, origin, row)` triples, including cross-item checks.
 
     Cross-item checks: duplicate ids, the two forms of a pair disagreeing on options or answer,
-    and one question (pair id or seed id) appearing in both splits.
+    and one question (pair id or seed id) appearing in both splits. `groups` maps each known
+    language to its countries; None means the built-in table.
     """
     problems: list[Problem] = []
     first_row_of_id: dict[str, str] = {}
@@ -89,7 +98,7 @@ def check_items(items: Iterable[tuple[Item, str, str]]) -> list[Problem]:
     splits_of_question: dict[str, dict[str, str]] = defaultdict(dict)
 
     for item, origin, row in items:
-        problems.extend(check_item(item, origin, row))
+        problems.extend(check_item(item, origin, row, groups))
         if item.id in first_row_of_id:
             problems.append(
                 Problem(origin, row, "id", f"duplicate id {item.id!r} (first seen at row {first_row_of_id[item.id]})")
