@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -111,8 +111,12 @@ class JudgeClient:
         self._in_flight: dict[str, asyncio.Future[ChatReply]] = {}
 
     async def judge(self, rubric: Rubric, system: str, user: str, context: Mapping[str, Any] | None = None,
-                    max_tokens: int | None = None) -> Verdict:
-        """Ask for a verdict; retry a reply truncated while thinking, repair one bad reply once."""
+                    max_tokens: int | None = None, parser: Callable[[str], Any] | None = None) -> Verdict:
+        """Ask for a verdict; retry a reply truncated while thinking, repair one bad reply once.
+
+        `parser` replaces the rubric's own parser (dataset generators use their own reply formats);
+        it takes the reply text and raises `ReplyFormatError` for a reply that cannot be used.
+        """
         context = context or {}
         usage = Usage()
         request = ChatRequest(
@@ -130,7 +134,7 @@ class JudgeClient:
         except CallFailed as failure:
             return Verdict(False, failure_reason=failure.reason, failure_detail=failure.detail, usage=usage)
 
-        verdict = _parse(rubric, reply, context, usage)
+        verdict = _parse(rubric, reply, context, usage, parser)
         if verdict.ok or verdict.failure_reason != INVALID_JSON:
             return verdict
 
@@ -146,7 +150,7 @@ class JudgeClient:
         except CallFailed as failure:
             return Verdict(False, failure_reason=failure.reason,
                            failure_detail=f"during the repair request: {failure.detail}", usage=usage)
-        repaired = _parse(rubric, repaired_reply, context, usage)
+        repaired = _parse(rubric, repaired_reply, context, usage, parser)
         repaired.repaired = True
         if not repaired.ok and repaired.failure_reason == INVALID_JSON:
             repaired.failure_detail = (
@@ -231,11 +235,12 @@ def _spent_on_thinking(reply: ChatReply) -> bool:
     return reply.failure == OUTPUT_TRUNCATED and not reply.text.strip()
 
 
-def _parse(rubric: Rubric, reply: ChatReply, context: Mapping[str, Any], usage: Usage) -> Verdict:
+def _parse(rubric: Rubric, reply: ChatReply, context: Mapping[str, Any], usage: Usage,
+           parser: Callable[[str], Any] | None = None) -> Verdict:
     if reply.failure is not None and reply.failure != OUTPUT_TRUNCATED:
         return Verdict(False, failure_reason=reply.failure, failure_detail=reply.detail, usage=usage)
     try:
-        value = parse_reply(rubric, reply.text, context)
+        value = parser(reply.text) if parser is not None else parse_reply(rubric, reply.text, context)
     except ReplyFormatError as error:
         if reply.failure == OUTPUT_TRUNCATED:
             return Verdict(False, failure_reason=OUTPUT_TRUNCATED, failure_detail=reply.detail, usage=usage)

@@ -12,6 +12,9 @@ prompt, then normal; `*inf` forever). Kinds: 429 (Retry-After header), 500, stal
 `stall_s`), malformed (prose instead of JSON), fenced (the JSON inside a markdown fence), empty,
 thinking (Gemini: no text and MAX_TOKENS while maxOutputTokens < 2048), safety (content filter /
 SAFETY finish), promptblock (Gemini promptFeedback.blockReason), quota (OpenAI insufficient_quota).
+
+A `responder` replaces the judging logic with scripted replies: it receives the system prompt and
+the conversation turns and returns the reply text or a `StubReply`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -46,6 +50,17 @@ class LoggedRequest:
     prompt_key: str = ""
 
 
+@dataclass(frozen=True)
+class StubReply:
+    """A scripted reply: text, or a refusal (OpenAI's `refusal` field; Gemini writes it as text)."""
+
+    text: str = ""
+    refusal: str | None = None
+
+
+Responder = Callable[[str, list[tuple[str, str]]], "str | StubReply"]
+
+
 @dataclass
 class StubState:
     latency_s: float = 0.0
@@ -58,13 +73,14 @@ class StubState:
     in_flight: int = 0
     max_in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    responder: Responder | None = None
 
 
 class StubJudgeServer:
     """Run the stub in a background thread; use as a context manager."""
 
-    def __init__(self, latency_s: float = 0.0, stall_s: float = 5.0) -> None:
-        self.state = StubState(latency_s=latency_s, stall_s=stall_s)
+    def __init__(self, latency_s: float = 0.0, stall_s: float = 5.0, responder: Responder | None = None) -> None:
+        self.state = StubState(latency_s=latency_s, stall_s=stall_s, responder=responder)
         handler = type("Handler", (_Handler,), {"state": self.state})
         server_class = type("Server", (ThreadingHTTPServer,), {"request_queue_size": 128})
         self.server = server_class(("127.0.0.1", 0), handler)
@@ -190,6 +206,11 @@ def _verdict(system: str, first_user: str) -> str:
                        "excessive_repetition": repeated, "rationale": f"word overlap {overlap:.2f}"})
 
 
+def _scripted(state: StubState, system: str, turns: list[tuple[str, str]]) -> StubReply:
+    reply = state.responder(system, turns)
+    return StubReply(text=reply) if isinstance(reply, str) else reply
+
+
 def _pick_option(options_block: str, answer: str) -> int | str:
     answer_words = _words(answer)
     best, best_overlap = "none", 0
@@ -229,7 +250,12 @@ def _openai(state: StubState, body: dict[str, Any], entry: LoggedRequest) -> tup
                                   "Use 'max_completion_tokens' instead.", "max_tokens", "unsupported_parameter"), {}
 
     fault = _fault(state, hashlib.sha256(first_user.encode()).hexdigest(), first_user)
-    content: str | None = _verdict(system, first_user)
+    refusal = None
+    if state.responder is not None:
+        scripted = _scripted(state, system, turns)
+        content, refusal = (None, scripted.refusal) if scripted.refusal else (scripted.text, None)
+    else:
+        content = _verdict(system, first_user)
     finish = "stop"
     if fault == "429":
         return 429, _openai_error("Rate limit reached", None, "rate_limit_exceeded"), {"Retry-After": state.retry_after}
@@ -254,7 +280,7 @@ def _openai(state: StubState, body: dict[str, Any], entry: LoggedRequest) -> tup
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content, "refusal": None},
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content, "refusal": refusal},
                      "finish_reason": finish, "logprobs": None}],
         "usage": {"prompt_tokens": _tokens(full), "completion_tokens": completion_tokens,
                   "total_tokens": _tokens(full) + completion_tokens},
@@ -281,7 +307,11 @@ def _gemini(state: StubState, body: dict[str, Any], model: str, entry: LoggedReq
     entry.prompt_key = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
     fault = _fault(state, hashlib.sha256(first_user.encode()).hexdigest(), first_user)
-    text: str | None = _verdict(system, first_user)
+    if state.responder is not None:
+        scripted = _scripted(state, system, turns)
+        text: str | None = scripted.refusal or scripted.text
+    else:
+        text = _verdict(system, first_user)
     finish, thoughts = "STOP", 0
     if fault == "429":
         error = {"error": {"code": 429, "message": "Resource has been exhausted", "status": "RESOURCE_EXHAUSTED"}}
