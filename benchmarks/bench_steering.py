@@ -4,8 +4,8 @@
 
 Prints, from one run:
 - steered dense ÷ unsteered, steered SAE (restricted Φ) ÷ unsteered and steered SAE (full Φ,
-  the reference-implementation style) ÷ unsteered, timing `loglikelihood` on the requests of
-  one lm-eval task (the model work only; task building is excluded). The SAE is a random
+  the reference-implementation style) ÷ unsteered. Each times `loglikelihood` on the requests
+  of one lm-eval task, so only the model work counts and task building is excluded. The SAE is a random
   JumpReLU SAE with d_sae 16384 on the default model's layer 6 and the vector has 64 non-zero
   latents, about the L0 of SAS vectors. Configurations are interleaved and each reports its
   fastest repeat. The bundled SAE, when present, is timed as well.

@@ -36,7 +36,7 @@ def _safe_torch_load(path: Path):
 
 
 def read_raw_tensor(path: str | Path) -> Tensor:
-    """Read a 1-D vector from a `.pt` file holding a tensor or a one-tensor dict.
+    """Read a 1-D vector from a `.pt` file that contains a tensor or a one-tensor dict.
 
     Shapes such as (1, d) or (1, 1, d) are flattened to (d,).
     """
@@ -46,13 +46,13 @@ def read_raw_tensor(path: str | Path) -> Tensor:
         tensors = [value for value in content.values() if isinstance(value, Tensor)]
         if len(tensors) != 1:
             raise CultureBenchError(
-                f"{path} holds a dict with {len(tensors)} tensors; expected exactly one vector"
+                f"{path} contains a dict with {len(tensors)} tensors; expected exactly one vector"
             )
         content = tensors[0]
     if not isinstance(content, Tensor):
-        raise CultureBenchError(f"{path} holds a {type(content).__name__}, not a tensor")
+        raise CultureBenchError(f"{path} contains a {type(content).__name__}, not a tensor")
     if sum(size != 1 for size in content.shape) > 1:
-        raise CultureBenchError(f"{path} holds a tensor of shape {tuple(content.shape)}, not a vector")
+        raise CultureBenchError(f"{path} contains a tensor of shape {tuple(content.shape)}, not a vector")
     return content.detach().reshape(-1).float()
 
 

@@ -40,9 +40,9 @@ _LAYER_IN_PATH = re.compile(r"layer_(\d+)")
 class SAESource:
     """Where an SAE came from and what it is, as recorded in vector files.
 
-    `spec` is the text the user passed (a path or `RELEASE/SAE_ID`); `sha256` hashes the
-    weights in fp32 whatever the file format, so the same SAE read from `params.npz` or from a
-    sae-lens folder has the same hash.
+    `spec` is the text the user passed (a path or `RELEASE/SAE_ID`). `sha256` hashes the
+    weights cast to fp32, so the same SAE read from `params.npz` or from a sae-lens folder has
+    the same hash.
     """
 
     spec: str
@@ -149,14 +149,15 @@ def _load_release(release: str, sae_id: str, device: str, dtype: str):
 def load_gemma_scope_npz(path: str | Path, *, device: str = "cpu", dtype: str = "float32", hook_name: str | None = None):
     """Build a sae-lens JumpReLU SAE from a Gemma Scope `params.npz` file.
 
-    The file holds `W_enc` (d_in, d_sae), `W_dec` (d_sae, d_in), `b_enc`, `b_dec` and
+    The file contains `W_enc` (d_in, d_sae), `W_dec` (d_sae, d_in), `b_enc`, `b_dec` and
     `threshold`; Gemma Scope SAEs do not subtract `b_dec` from their input.
     """
     from sae_lens import JumpReLUSAE, JumpReLUSAEConfig
 
     path = Path(path)
     with np.load(path, allow_pickle=False) as data:
-        arrays = {key: np.asarray(data[key]) for key in data.files}
+        # Some exports spell the weights `w_enc`/`w_dec`; sae-lens's own loader accepts both.
+        arrays = {("W_" + key[2:] if key.startswith("w_") else key): np.asarray(data[key]) for key in data.files}
     missing = {"W_enc", "W_dec", "b_enc", "b_dec", "threshold"} - set(arrays)
     if missing:
         raise CultureBenchError(f"{path} is not a Gemma Scope params.npz: missing {sorted(missing)}")

@@ -1,11 +1,11 @@
 """Steering vector files: one `.safetensors` per vector with a readable metadata header.
 
-The file holds one tensor, `vector` (d_model entries for dense vectors, d_sae for SAE-space
-vectors), and string metadata: method, model id and revision, layer and hookpoint, space,
-SAE source (spec, release/id, d_in, d_sae, hook, weights hash), default multiplier, training
-data hash, country, localization setting, steps, final loss and culturebench version. Reading
-never unpickles: vector files are safetensors, and raw `.pt` imports use
-`torch.load(weights_only=True)`.
+The file contains one tensor, `vector`, with d_model entries for dense vectors and d_sae for
+SAE-space vectors. Its string metadata names the method, model id and revision, layer and
+hookpoint, space, and SAE source (spec, release/id, d_in, d_sae, hook, weights hash). It also
+records the default multiplier, training data hash, country, localization setting, steps,
+final loss and culturebench version. Reading never unpickles: vector files are safetensors,
+and raw `.pt` imports use `torch.load(weights_only=True)`.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ def register(subparsers) -> None:
         ),
     )
     parser.add_argument("--method", required=True, choices=("caa", "sas"))
+
     parser.add_argument("--country", help="country id whose items form the contrast set (e.g. morocco)")
     parser.add_argument("--setting", default="both", choices=("localized", "nonlocalized", "both"),
                         help="which variants of the items to use (default both)")
@@ -37,10 +38,12 @@ def register(subparsers) -> None:
                              "models; auto picks mcq when the tokenizer has a chat template")
     parser.add_argument("--include-western", action="store_true",
                         help="also use the Western control option as a negative answer")
+
     parser.add_argument("--sae", default=None,
                         help="SAE for SAS: sae-lens folder, params.npz or RELEASE/SAE_ID (default: the preset's SAE)")
     parser.add_argument("--tau", type=float, default=0.7,
                         help="SAS: minimum fraction of positive examples a latent must be active on (default 0.7)")
+
     parser.add_argument("--batch-size", type=int, default=8, help="sequences per forward pass (default 8)")
     parser.add_argument("--dtype", default="float32", help="model dtype while reading activations (default float32)")
     parser.add_argument("--device", default=None, help="torch device (default: CUDA when available, else CPU)")
