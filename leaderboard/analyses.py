@@ -211,5 +211,51 @@ def _comparisons(data: dict[str, Any]) -> list[Comparison]:
     return comparisons
 
 
+def is_sweep_results(data: Any) -> bool:
+    """Return True for a `culturebench sweep` results file: lm-eval results plus `culturebench_steering`."""
+    return isinstance(data, dict) and isinstance(data.get("results"), dict) and isinstance(
+        data.get("culturebench_steering"), dict
+    )
+
+
+def sweep_results_points(data: dict[str, Any], vector_metadata: dict[str, str]) -> list[SweepPoint]:
+    """Turn one multiplier's results into sweep points, one per task and variant.
+
+    A `both` task gives a localized and a non-localized point (`acc_loc`, `acc_nonloc`); any other
+    task gives one point from `acc_norm` for log-likelihood tasks, else `acc`. The method, setting and
+    country come from the first vector's header.
+    """
+    steering = data["culturebench_steering"]
+    multiplier = as_float(steering.get("multiplier"))
+    if multiplier is None:
+        return []
+    configs = data.get("configs") if isinstance(data.get("configs"), dict) else {}
+    points = []
+    for task, values in sorted(data["results"].items()):
+        if task not in configs or not isinstance(values, dict):
+            continue
+        metrics = {key.split(",", 1)[0]: as_float(value) for key, value in values.items()}
+        if metrics.get("acc_loc") is not None or metrics.get("acc_nonloc") is not None:
+            readings = [("localized", metrics.get("acc_loc")), ("nonlocalized", metrics.get("acc_nonloc"))]
+        else:
+            log_likelihood = configs[task].get("output_type") == "multiple_choice"
+            preferred = metrics.get("acc_norm") if log_likelihood else None
+            readings = [(None, preferred if preferred is not None else metrics.get("acc"))]
+        for variant, accuracy in readings:
+            if accuracy is None:
+                continue
+            points.append(
+                SweepPoint(
+                    method=vector_metadata.get("method") or "unknown",
+                    setting=vector_metadata.get("setting"),
+                    country=vector_metadata.get("country"),
+                    variant=" ".join(part for part in (task, variant) if part),
+                    multiplier=multiplier,
+                    accuracy=accuracy,
+                )
+            )
+    return points
+
+
 def load_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))

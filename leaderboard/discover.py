@@ -9,14 +9,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from safetensors import SafetensorError
+
 from culturebench.errors import CultureBenchError
 from culturebench.leaderboard.analyses import (
     Analyses,
+    SweepPoint,
     add_analysis,
     analysis_kind,
+    is_sweep_results,
     load_json,
     looks_like_training_record,
     read_training_log,
+    sweep_results_points,
 )
 from culturebench.leaderboard.judge_output import (
     looks_like_judge_record,
@@ -25,6 +30,7 @@ from culturebench.leaderboard.judge_output import (
     summarise_summary,
 )
 from culturebench.leaderboard.lm_eval_output import is_results_file, read_results_file
+from culturebench.leaderboard.provenance import find_vector, read_vector_metadata
 from culturebench.leaderboard.runs import Run, RunSources, build_run, run_key
 
 logger = logging.getLogger(__name__)
@@ -80,6 +86,7 @@ def collect_inputs(roots: list[Path], exclude: Path | None = None, metric: str |
 
     judge_files = []
     judge_summaries = []
+    sweep_dirs: dict[Path, list[SweepPoint]] = {}
     for root, path in files:
         if path.name == MANIFEST_NAME:
             continue
@@ -94,7 +101,11 @@ def collect_inputs(roots: list[Path], exclude: Path | None = None, metric: str |
             elif kind == "training":
                 inputs.analyses.training_logs.append(read_training_log(path, records))
         elif path.suffix == ".json":
-            _add_json(inputs, path, judge_summaries)
+            _add_json(inputs, path, judge_summaries, sweep_dirs)
+
+    # A sweep writes <output>/multiplier_<λ>/results.json: one plot per output folder.
+    for directory, points in sorted(sweep_dirs.items()):
+        inputs.analyses.sweeps.append((directory, points))
 
     # Judge files are attached last, when every run directory is known.
     for path in judge_files:
@@ -184,11 +195,22 @@ def _peek_jsonl(path: Path) -> tuple[str | None, list[dict[str, Any]]]:
     return "training", records
 
 
-def _add_json(inputs: Inputs, path: Path, judge_summaries: list[tuple[Path, dict[str, Any]]]) -> None:
+def _add_json(
+    inputs: Inputs,
+    path: Path,
+    judge_summaries: list[tuple[Path, dict[str, Any]]],
+    sweep_dirs: dict[Path, list[SweepPoint]],
+) -> None:
     try:
         data = load_json(path)
     except (OSError, ValueError) as error:
         logger.debug("%s is not JSON (%s), ignored", path, error)
+        return
+    if is_sweep_results(data):
+        vectors = data["culturebench_steering"].get("vectors") or []
+        sweep_dirs.setdefault(path.parent.parent, []).extend(
+            sweep_results_points(data, _vector_metadata(vectors[0] if vectors else None, path.parent))
+        )
         return
     if looks_like_judge_summary(data):
         judge_summaries.append((path, summarise_summary(data)))
@@ -198,6 +220,18 @@ def _add_json(inputs: Inputs, path: Path, judge_summaries: list[tuple[Path, dict
         add_analysis(inputs.analyses, path, data, kind)
     else:
         logger.debug("%s: not a file the leaderboard reads, ignored", path)
+
+
+def _vector_metadata(reference: Any, directory: Path) -> dict[str, str]:
+    """Return a sweep vector's header, or {} when the file cannot be found or read."""
+    vector = find_vector(reference if isinstance(reference, str) else None, directory, None)
+    if vector is None:
+        return {}
+    try:
+        return read_vector_metadata(vector)
+    except (OSError, SafetensorError) as error:
+        logger.warning("%s unreadable: %s", vector, error)
+        return {}
 
 
 def _nearest_run(sources: dict[Path, RunSources], directory: Path) -> Path | None:

@@ -191,6 +191,26 @@ def write_lm_eval_output(
     sanitized = model_args.get("pretrained", model).replace("/", "__")
     directory = output_path / sanitized
     directory.mkdir(parents=True, exist_ok=True)
+    for task, (_, _, records) in sorted(tasks.items()):
+        with (directory / f"samples_{task}_{date_id}.jsonl").open("w", encoding="utf-8") as handle:
+            for record in records:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    data = lm_eval_results(model_args, model, tasks, date=date, n_original=n_original)
+    path = directory / f"results_{date_id}.json"
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def lm_eval_results(
+    model_args: dict,
+    model: str,
+    tasks: dict[str, tuple[str, str, list[dict]]],
+    *,
+    date: float = DATE_UNIX,
+    n_original: dict[str, int] | None = None,
+) -> dict:
+    """Return the results dictionary lm-eval 0.4.13 saves, for `tasks` as in `write_lm_eval_output`."""
+    sanitized = model_args.get("pretrained", model).replace("/", "__")
     results, configs = {}, {}
     for task, (output_type, language, records) in sorted(tasks.items()):
         entry = {"alias": task}
@@ -200,12 +220,14 @@ def write_lm_eval_output(
                           "acc_norm_stderr,none": 0.05})
         else:
             entry.update({"nonempty,none": 1.0, "nonempty_stderr,none": 0.0})
+        for name, variant in (("acc_loc", "localized"), ("acc_nonloc", "nonlocalized")):
+            variant_records = [r[name] for r in records if isinstance(r.get(name), dict)]
+            if variant_records:
+                scores = [record["correct"] for record in variant_records if record["variant"] == variant]
+                entry[f"{name},none"] = sum(scores) / len(scores) if scores else float("nan")
         results[task] = entry
         configs[task] = _task_config(task, output_type, language)
-        with (directory / f"samples_{task}_{date_id}.jsonl").open("w", encoding="utf-8") as handle:
-            for record in records:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    data = {
+    return {
         "results": results,
         "group_subtasks": {task: [] for task in sorted(tasks)},
         "configs": configs,
@@ -257,9 +279,6 @@ def write_lm_eval_output(
         "chat_template_sha": None,
         "total_evaluation_time_seconds": "12.5",
     }
-    path = directory / f"results_{date_id}.json"
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    return path
 
 
 def write_vector(path: Path, method: str, setting: str, country: str) -> Path:
@@ -353,6 +372,7 @@ def write_study(root: Path, seed: int = 0) -> Study:
                          n_original={"culture_english_both_ll": len(languages["english"])})
     study.runs["partial"] = partial / MODEL.replace("/", "__")
 
+    _write_sweep_output(root / "sweeps" / "caa-morocco", study.runs["caa"] / "vector.safetensors", languages)
     _write_training_logs(root / "training")
     _write_analyses(root / "analyses")
     return study
@@ -398,6 +418,30 @@ def _write_judge_results(directory: Path, lines: list[dict]) -> None:
                "counts": {"items": len(lines), "scored": len(lines) - 1, "failed": 1},
                "failures": {"invalid_json": 1}, "tokens": {"input": 1200, "output": 300}, "cost_usd": 0.0004}
     (directory / "results.summary.json").write_text(json.dumps(summary), encoding="utf-8")
+
+
+def _write_sweep_output(directory: Path, vector: Path, languages: dict[str, list[dict]]) -> None:
+    """Write what `culturebench sweep --log-samples` writes: one results.json per multiplier."""
+    items = languages["english"]
+    for multiplier, label in ((0.0, "0"), (1.0, "1"), (4.0, "4")):
+        # Accuracy rises at λ = 1 and collapses at λ = 4, item by item.
+        records = []
+        for doc_id, item in enumerate(items):
+            if multiplier == 0.0:
+                correct = doc_id % 3 == 0
+            else:
+                correct = multiplier == 1.0 and doc_id % 4 != 0
+            records.append(_ll_record(doc_id, item, item["answer"] if correct else 3))
+        data = lm_eval_results({"pretrained": MODEL, "vector": str(vector)}, "steered_hf",
+                               {"culture_english_both_ll": ("multiple_choice", "english", records)})
+        data["culturebench_steering"] = {"multiplier": multiplier, "multipliers": [multiplier],
+                                         "vectors": [str(vector)], "positions": "all", "restricted": True}
+        folder = directory / f"multiplier_{label}"
+        folder.mkdir(parents=True)
+        (folder / "results.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+        with (folder / "samples_culture_english_both_ll.jsonl").open("w", encoding="utf-8") as handle:
+            for record in records:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def _write_training_logs(directory: Path) -> None:

@@ -61,7 +61,7 @@ def test_overview_rows_and_no_errors(site, browser):
     images = browser.evaluate(
         "Array.from(document.images, image => [image.getAttribute('src'), image.complete && image.naturalWidth > 0])"
     )
-    assert len(images) == 4
+    assert len(images) == 5
     assert all(loaded for _, loaded in images), images
     assert browser.errors() == []
     browser.screenshot(ARTIFACTS / "index.png")

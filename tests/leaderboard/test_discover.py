@@ -185,4 +185,9 @@ def test_training_logs_and_analyses_read(inputs):
     assert analyses.patching[0].layers == list(range(18))
     assert max(analyses.patching[0].delta_correct) == analyses.patching[0].delta_correct[6]
     assert len(analyses.sweeps[0][1]) == 24
+    sweep_dir, points = analyses.sweeps[1]
+    assert sweep_dir.name == "caa-morocco"
+    assert {(point.method, point.setting, point.country) for point in points} == {("caa", "nonlocalized", "morocco")}
+    assert [point.multiplier for point in points] == [0.0, 0.0, 1.0, 1.0, 4.0, 4.0]
+    assert [point.accuracy for point in points][4:] == [0.0, 0.0]
     assert [c.task for c in analyses.comparisons[0][1]] == ["mmlu_local", "mmlu_local", "behaviour_hallucination"]

@@ -34,7 +34,7 @@ def test_expected_files_written(site):
 
     for name in ("index.html", "runs.html", "language-arabic.html", "language-english.html", "country-morocco.html",
                  "country-usa.html", "run-yapo.html", "run-bipo-both-failed.html", "leaderboard.json",
-                 "plots/training-loss.svg", "plots/activation-patching.svg", "plots/multiplier-sweep-1.svg",
+                 "plots/training-loss.svg", "plots/activation-patching.svg", "plots/multiplier-sweep-1.svg", "plots/multiplier-sweep-2.svg",
                  "plots/generalisation-1.svg", "plots/language-arabic-dominance.svg",
                  "plots/language-arabic-western.svg", MARKER):
         assert name in names
