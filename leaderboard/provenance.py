@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +180,9 @@ def _dataset(results: dict[str, Any]) -> str | None:
         config = configs[task] if isinstance(configs[task], dict) else {}
         metadata = config.get("metadata") if isinstance(config.get("metadata"), dict) else {}
         parts = [as_text(metadata.get("dataset")) or as_text(metadata.get("data"))]
-        if parts[0] is None:
+        if parts[0] is None and config.get("custom_dataset"):
+            parts = [_custom_dataset(config, metadata)]
+        elif parts[0] is None:
             parts = [as_text(config.get("dataset_path")), as_text(config.get("dataset_name"))]
             kwargs = config.get("dataset_kwargs") if isinstance(config.get("dataset_kwargs"), dict) else {}
             files = kwargs.get("data_files")
@@ -189,6 +192,22 @@ def _dataset(results: dict[str, Any]) -> str | None:
         if description and description not in descriptions:
             descriptions.append(description)
     return "; ".join(descriptions) or None
+
+
+def _custom_dataset(config: dict[str, Any], metadata: dict[str, Any]) -> str:
+    """Describe a task whose documents come from a function, as the `culture_*` tasks' do.
+
+    lm-eval records the function's source text; its name and keyword arguments identify the data,
+    with the `culturebench_data` and `culturebench_split` metadata when the run set them.
+    """
+    match = re.search(r"def\s+(\w+)", str(config["custom_dataset"]))
+    function = match.group(1) if match else "custom_dataset"
+    kwargs = config.get("dataset_kwargs") if isinstance(config.get("dataset_kwargs"), dict) else {}
+    arguments = [f"{key}={value}" for key, value in sorted(kwargs.items()) if value is not None]
+    for key in ("culturebench_data", "culturebench_split"):
+        if metadata.get(key) is not None:
+            arguments.append(f"{key}={metadata[key]}")
+    return f"{function}({', '.join(arguments)})"
 
 
 def _sae(raw: Any, header: dict[str, str]) -> str | None:

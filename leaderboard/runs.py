@@ -128,8 +128,12 @@ def run_key(sources: RunSources, used_keys: set[str]) -> str:
     """Return a unique ASCII key for file names: the manifest's `name`, else the path below the root."""
     name = as_text((sources.manifest or {}).get("name"))
     if name is None:
-        relative = sources.directory.relative_to(sources.root)
-        name = "-".join(relative.parts) if relative.parts else sources.root.name
+        parts = list(sources.directory.relative_to(sources.root).parts)
+        # lm-eval adds a folder named after the model; it says nothing about the run when others do.
+        model_folders = {as_text(r.data.get("model_name_sanitized")) for r in sources.results}
+        if len(parts) > 1 and parts[-1] in model_folders:
+            parts.pop()
+        name = "-".join(parts) if parts else sources.root.name
     base = slugify(name)
     key = base
     suffix = 2

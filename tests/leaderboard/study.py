@@ -164,6 +164,7 @@ def _oe_record(doc_id: int, item: dict, answer: str) -> dict:
 def _task_config(task: str, output_type: str, language: str) -> dict:
     return {
         "task": task,
+        "custom_dataset": "def load_docs(\n    language: str,\n    setting: str,\n    country: str | None = None,\n",
         "dataset_kwargs": {"language": language, "country": None, "setting": "both"},
         "test_split": "test",
         "doc_to_text": "<function cloze_text at 0x7f0000000000>",

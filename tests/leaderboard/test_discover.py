@@ -17,7 +17,7 @@ def test_runs_found_in_display_order(inputs):
     keys = [run.key for run in inputs.runs]
 
     assert keys == [
-        "baseline", "caa-localized-limit-google__gemma-3-270m", "caa", "sas", "bipo", "bipo-both-failed", "yapo",
+        "baseline", "caa-localized-limit", "caa", "sas", "bipo", "bipo-both-failed", "yapo",
     ]
     assert inputs.problems == []
 
@@ -40,7 +40,7 @@ def test_failed_run_without_results_kept(runs_by_key):
 
 
 def test_limit_marks_run_partial(runs_by_key):
-    partial = runs_by_key["caa-localized-limit-google__gemma-3-270m"]
+    partial = runs_by_key["caa-localized-limit"]
 
     assert partial.status == "partial"
     assert "culture_english_both_ll: evaluated 6 of 30 documents (--limit)" in partial.notes
@@ -86,9 +86,10 @@ def test_baseline_vector_fields_not_used(runs_by_key):
 
 
 def test_missing_fields_stay_none(runs_by_key):
-    partial = runs_by_key["caa-localized-limit-google__gemma-3-270m"].provenance
+    partial = runs_by_key["caa-localized-limit"].provenance
 
     assert partial["dataset_sha256"] is None
+    assert partial["dataset"] == "load_docs(language=english, setting=both)"
     assert partial["judge"] == "not used"
     assert partial["vector_sha256"] is None
     assert partial["culturebench_version"] == "0.1.0"  # from the task config metadata
