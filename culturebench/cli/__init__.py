@@ -20,6 +20,12 @@ COMMANDS = (
     "extract",
     "vector",
     "sweep",
+    "build_dataset",
+    "patch",
+    "train",
+    "model",
+    "sae",
+    "run",
 )
 
 
