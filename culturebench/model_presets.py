@@ -56,9 +56,9 @@ PRESETS: dict[str, ModelPreset] = {
         offline=True,
         num_layers=18,
         hidden_size=640,
-        default_layer=6,
+        default_layer=7,
         sae_release=None,
-        sae_id="gemma-3-270m-l6-topk-4k",
+        sae_id="gemma-3-270m-layer7-topk64-4096",
         chat_template=False,
     ),
     "smollm2": ModelPreset(
