@@ -88,7 +88,7 @@ def remove_duplicates(mcqs: list[Mcq], settings: DedupSettings, embed: Similarit
     for mcq in mcqs:
         if len(mcq.countries) < settings.min_countries:
             left = ", ".join(mcq.countries) or "none"
-            detail = f"{len(mcq.countries)} countries left ({left}) after removing duplicates; at least {settings.min_countries} needed"
+            detail = f"countries left after removing duplicates: {left}; at least {settings.min_countries} needed"
             drops.append(Drop(mcq.key, "too_few_countries", detail))
         else:
             kept.append(mcq)

@@ -181,4 +181,4 @@ def _group_infos(plan: SeedPlan, language: str) -> list[CountryInfo]:
 
 def _few_countries_detail(countries: list[str], settings: PackagingSettings) -> str:
     left = ", ".join(countries) or "none"
-    return f"{len(countries)} countries left ({left}); at least {settings.min_countries} needed"
+    return f"countries left: {left}; at least {settings.min_countries} needed"
