@@ -40,12 +40,14 @@ CHUNK_ROWS = 512
 
 @dataclass(frozen=True)
 class DedupSettings:
-    """Args:
-    option_similarity: rapidfuzz score (0-100) from which two options of one MCQ are duplicates.
-    question_similarity: rapidfuzz score (0-100) from which two seed questions are duplicates.
-    min_countries: fewest countries an MCQ needs after removals.
-    embedding_model: a local model folder for the embedding pass, or None to skip it.
-    embedding_similarity: cosine similarity from which two texts are duplicates in that pass.
+    """Settings of the near-duplicate stage.
+
+    Args:
+        option_similarity: rapidfuzz score (0-100) from which two options of one MCQ are duplicates.
+        question_similarity: rapidfuzz score (0-100) from which two seed questions are duplicates.
+        min_countries: minimum number of countries an MCQ needs after removals.
+        embedding_model: a local model folder for the embedding pass, or None to skip it.
+        embedding_similarity: cosine similarity from which two texts are duplicates in that pass.
     """
 
     option_similarity: float = 92.0

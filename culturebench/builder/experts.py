@@ -48,7 +48,7 @@ async def ask_experts(plan: SeedPlan, questions: list[SeedQuestion], generator: 
 
 
 def filter_existing(answers: list[Answer]) -> StageOutput:
-    """Drop the answers whose expert said the question does not apply to their country."""
+    """Drop the answers whose expert replied that the question does not apply to their country."""
     records: list[dict] = []
     drops: list[Drop] = []
     for answer in answers:

@@ -36,7 +36,7 @@ def default_cache_dir() -> Path:
 
 @dataclass
 class GeneratorConfig:
-    """How the generator sends requests.
+    """Request settings of the generator.
 
     Args:
         concurrency: maximum number of requests in flight at once.

@@ -31,10 +31,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PackagingSettings:
-    """Args:
-    min_countries: fewest countries an MCQ needs (besides the control) to be kept.
-    max_length_ratio: largest allowed ratio of the longest to the shortest option, in characters.
-    shuffle_seed: the fixed seed of the option shuffle.
+    """Settings of the MCQ packaging stage.
+
+    Args:
+        min_countries: minimum number of countries (besides the control) an MCQ needs to be kept.
+        max_length_ratio: maximum ratio of the longest to the shortest option, in characters.
+        shuffle_seed: the fixed seed of the option shuffle.
     """
 
     min_countries: int = 2

@@ -12,8 +12,8 @@ from culturebench.items import WESTERN
 class Answer:
     """A country expert's (or the Western control's) answer to one seed question in one language.
 
-    `respondent` is a country id or `western`. `applies` is False when the expert said the
-    question does not apply to the country, with `reason` saying why.
+    `respondent` is a country id or `western`. `applies` is False when the expert replied that
+    the question does not apply to the country, and `reason` gives the expert's explanation.
     """
 
     seed: str

@@ -26,13 +26,15 @@ def register(subparsers) -> None:
                         help="openai:MODEL, gemini:MODEL, openai-compatible:URL:MODEL or hf:PATH")
     parser.add_argument("--out", required=True, type=Path,
                         help="output folder: one <language>.yaml seed file per language, stats and stage outputs")
+
     parser.add_argument("--paraphrases", type=_non_negative_int, default=2,
                         help="paraphrases requested per question form (default 2)")
     parser.add_argument("--test-fraction", type=float, default=0.4,
                         help="expected share of seed questions in the test split, from 0 to 1 (default 0.4)")
     parser.add_argument("--seed", type=int, default=0, help="fixed seed of the option shuffle and the split (default 0)")
+
     parser.add_argument("--min-countries", type=_positive_int, default=2,
-                        help="fewest countries an MCQ needs, besides the Western control (default 2)")
+                        help="minimum number of countries an MCQ needs, besides the Western control (default 2)")
     parser.add_argument("--max-length-ratio", type=float, default=2.5,
                         help="largest allowed ratio of the longest to the shortest option in characters (default 2.5)")
     parser.add_argument("--option-similarity", type=float, default=92.0,
@@ -43,6 +45,7 @@ def register(subparsers) -> None:
                         help="local model folder for an extra embedding-similarity dedup pass (default: no pass)")
     parser.add_argument("--embedding-similarity", type=float, default=0.92,
                         help="cosine similarity from which two texts are duplicates in the embedding pass (default 0.92)")
+
     parser.add_argument("--concurrency", type=_positive_int, default=8,
                         help="maximum number of requests in flight at once (default 8)")
     parser.add_argument("--max-retries", type=_non_negative_int, default=4,
@@ -57,6 +60,7 @@ def register(subparsers) -> None:
                         help="reply cache folder (default: $CULTUREBENCH_CACHE_DIR/builder or the user cache folder)")
     parser.add_argument("--no-cache", action="store_true",
                         help="send every request and cache nothing (a killed build then starts its stage over)")
+
     parser.add_argument("--force", action="store_true",
                         help="run every stage again even when its stored output matches (cached replies are reused)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
