@@ -12,6 +12,8 @@ from typing import Any
 from safetensors import SafetensorError, safe_open
 
 from culturebench.leaderboard.fields import as_text, iso_date, parse_model_args
+from culturebench.model_cache import MARKER_NAME
+from culturebench.model_presets import get_preset
 
 logger = logging.getLogger(__name__)
 
@@ -114,10 +116,11 @@ def build_provenance(
                 return text
         return None
 
+    evaluated = first(model_args.get("pretrained"), model_args.get("model"), results.get("model_name"))
+    model_id, cached_revision = canonical_model(evaluated)
     values: dict[str, str | None] = {
-        "model": first(manifest.get("model"), header.get("model_id"), header.get("model"),
-                       model_args.get("pretrained"), model_args.get("model"), results.get("model_name")),
-        "model_revision": first(manifest.get("model_revision"), header.get("model_revision"),
+        "model": first(manifest.get("model"), model_id, header.get("model_id"), header.get("model")),
+        "model_revision": first(manifest.get("model_revision"), header.get("model_revision"), cached_revision,
                                 model_args.get("revision"), config.get("model_sha"), config.get("model_revision")),
         "method": first(manifest.get("method"), model_args.get("method"), header.get("method")),
         "setting": first(manifest.get("setting"), header.get("setting"), header.get("localization")),
@@ -156,6 +159,35 @@ def build_provenance(
     if values["judge"] is None and not has_open_ended:
         values["judge"] = NOT_USED
     return values, notes
+
+
+def canonical_model(name_or_path: str | None) -> tuple[str | None, str | None]:
+    """Return the Hugging Face id behind a culturebench preset or its cached folder, and what it was built from.
+
+    lm-eval records `pretrained` as given: for the offline presets that is a local folder, whose
+    marker file names the preset and the GGUF file it was converted from. Other values are returned
+    unchanged, with no revision.
+    """
+    if name_or_path is None:
+        return None, None
+    preset = get_preset(name_or_path)
+    if preset is not None:
+        return preset.hub_id, None
+    marker = Path(name_or_path) / MARKER_NAME
+    if not marker.is_file():
+        return name_or_path, None
+    try:
+        info = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return name_or_path, None
+    preset = get_preset(str(info.get("preset", ""))) if isinstance(info, dict) else None
+    if preset is None:
+        return name_or_path, None
+    parts = [as_text(info.get("distribution")), as_text(info.get("distribution_version"))]
+    source = " ".join(part for part in parts if part)
+    if info.get("gguf_sha256"):
+        source = f"{source} (GGUF sha256 {info['gguf_sha256']})".strip()
+    return preset.hub_id, source or None
 
 
 def _task_metadata(results: dict[str, Any]) -> dict[str, str]:

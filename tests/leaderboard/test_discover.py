@@ -192,3 +192,19 @@ def test_training_logs_and_analyses_read(inputs):
     assert [point.multiplier for point in points] == [0.0, 0.0, 1.0, 1.0, 4.0, 4.0]
     assert [point.accuracy for point in points][4:] == [0.0, 0.0]
     assert [c.task for c in analyses.comparisons[0][1]] == ["mmlu_local", "mmlu_local", "behaviour_hallucination"]
+
+
+def test_cached_preset_folder_named_by_hub_id(tmp_path):
+    from culturebench.leaderboard.provenance import canonical_model
+    from culturebench.model_presets import get_preset
+
+    folder = tmp_path / "default"
+    folder.mkdir()
+    (folder / "culturebench-model.json").write_text(json.dumps({
+        "format": 1, "preset": "default", "distribution": "gemma3-gguf", "distribution_version": "1.0.0",
+        "gguf_sha256": "ab12",
+    }))
+
+    assert canonical_model(str(folder)) == (get_preset("default").hub_id, "gemma3-gguf 1.0.0 (GGUF sha256 ab12)")
+    assert canonical_model("default") == (get_preset("default").hub_id, None)
+    assert canonical_model(str(tmp_path / "plain")) == (str(tmp_path / "plain"), None)
