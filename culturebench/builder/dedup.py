@@ -99,9 +99,8 @@ def remove_duplicates(mcqs: list[Mcq], settings: DedupSettings, embed: Similarit
 
 def _remove_similar_questions(mcqs: list[Mcq], similarity: SimilarityFunction, threshold: float, reason: str,
                               drops: list[Drop]) -> list[Mcq]:
-    scenarios = dict.fromkeys(mcq.seed for mcq in mcqs)
     text_of = {mcq.seed: mcq.scenario for mcq in mcqs}
-    seeds = list(scenarios)
+    seeds = list(text_of)
     duplicates = _greedy_duplicates([text_of[seed] for seed in seeds], similarity, threshold)
     removed = set()
     for later, earlier, score in duplicates:
