@@ -244,3 +244,45 @@ def test_keys_stay_out_of_files_and_logs(stub, api_keys, seeds_file, tmp_path, c
         assert GEMINI_KEY not in text, path
     assert OPENAI_KEY not in caplog.text
     assert GEMINI_KEY not in caplog.text
+
+
+SWAHILI_SEEDS = """\
+languages:
+  swahili:
+    name: Swahili
+    code: sw
+    countries: [kenya, tanzania]
+countries:
+  kenya: {name: Kenya, demonyms: [Mkenya], capitals: [Nairobi]}
+  tanzania: {name: Tanzania, demonyms: [Mtanzania], capitals: [Dodoma]}
+topics:
+  food:
+    breakfast:
+      - {id: breakfast, split: train, scenario: "What do I drink with breakfast on a cold morning?"}
+"""
+SWAHILI_OPTIONS = {"kenya": "Chai ya maziwa na mandazi", "tanzania": "Chai ya rangi na vitumbua", "western": "Kahawa na mkate"}
+
+
+def respond_in_swahili(system: str, turns: list[tuple[str, str]]) -> str:
+    task = json.loads(turns[0][1].split("Input:", 1)[1])
+    if task["task"] == "write_variants":
+        name = {"kenya": "Kenya", "tanzania": "Tanzania"}[task["country"]]
+        return json.dumps({"localized": f"Ninaishi {name}. Ninakunywa nini asubuhi?", "nonlocalized": "Ninakunywa nini asubuhi?",
+                           "localized_paraphrases": [], "nonlocalized_paraphrases": []})
+    option = SWAHILI_OPTIONS[task.get("country", "western")]
+    return json.dumps({"applies": True, "reason": "", "answer": f"{option}.", "option": option})
+
+
+def test_new_language_builds_and_loads(api_keys, tmp_path):
+    seeds = tmp_path / "seeds.yaml"
+    seeds.write_text(SWAHILI_SEEDS, encoding="utf-8")
+    out = tmp_path / "out"
+    with StubJudgeServer(responder=respond_in_swahili) as server:
+        result = build_dataset(build_config(seeds, stub_spec(server, "openai"), out, None))
+
+    assert [path.name for path in result.files] == ["swahili.yaml"]
+    dataset = load_items(out)
+    assert {item.language for item in dataset} == {"swahili"}
+    assert {item.country for item in dataset} == {"kenya", "tanzania"}
+    assert {item.seed_id for item in dataset} == {"sw-breakfast"}
+    assert len(dataset) == 4
