@@ -14,7 +14,7 @@ from culturebench.leaderboard.analyses import Analyses, add_analysis, analysis_k
 def analysis_plot(data: dict[str, Any], path: Path, title: str | None = None) -> plots.Plot | None:
     """Return the plot of an `activation_patching`, `multiplier_sweep` or `generalisation` document.
 
-    Returns None when the document holds nothing to draw (no layers, points or comparisons).
+    Returns None when the document contains nothing to draw (no layers, points or comparisons).
 
     Raises:
         CultureBenchError: when `data` is none of the three analysis kinds.
