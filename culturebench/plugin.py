@@ -105,12 +105,17 @@ def on_lm_eval_import(module) -> None:
 
 
 def task_dir():
-    """Return the folder of the generated `culture_*` task files."""
+    """Return the folder lm-eval searches for culturebench's task files.
+
+    It is the `culturebench.tasks` package, and lm-eval searches it recursively: the generated
+    `culture_*` files sit in `culture/`, the `mmlu_local_*` and `behaviour_*` files in
+    `generalisation/`.
+    """
     from pathlib import Path
 
     import culturebench.tasks
 
-    return Path(culturebench.tasks.__file__).resolve().parent / "culture"
+    return Path(culturebench.tasks.__file__).resolve().parent
 
 
 def with_task_dir(include_path):
