@@ -1,4 +1,4 @@
-"""`culturebench vector`: inspect steering vector files and import raw `.pt` tensors."""
+"""`culturebench vector`: inspect and compare steering vector files, import raw `.pt` tensors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from culturebench.errors import CultureBenchError
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("vector", help="inspect or import steering vector files")
+    parser = subparsers.add_parser("vector", help="inspect, compare or import steering vector files")
     commands = parser.add_subparsers(dest="vector_command", metavar="ACTION", required=True)
 
     inspect = commands.add_parser("inspect", help="show a vector's method, layer, space, norm, L0, top entries and metadata")
@@ -17,6 +17,25 @@ def register(subparsers) -> None:
     inspect.add_argument("--json", action="store_true", help="print JSON instead of text")
     inspect.add_argument("--top-k", type=int, default=10, help="entries with the largest |weight| to list (default 10)")
     inspect.set_defaults(func=run_inspect)
+
+    compare = commands.add_parser(
+        "compare",
+        help="cosine table, top latents and support overlap of several vector files",
+        description=(
+            "Cosine similarity of every pair in hidden space (SAE-space vectors decoded as v·W_dec) and, "
+            "for SAE-space vectors of the same SAE, in latent space; the top latents of each SAE-space "
+            "vector and the overlap of their supports."
+        ),
+    )
+    compare.add_argument("files", nargs="+", type=Path, help="culturebench .safetensors vector files")
+    compare.add_argument("--sae", default=None,
+                         help="SAE that decodes SAE-space vectors (default: the source each file records)")
+    compare.add_argument("--no-decode", action="store_true",
+                         help="do not load SAEs: SAE-space vectors get no hidden-space cosine")
+    compare.add_argument("--top-k", type=int, default=10, help="latents with the largest |weight| to list (default 10)")
+    compare.add_argument("--json", action="store_true", help="print JSON instead of text")
+    compare.add_argument("--out", type=Path, default=None, help="also write the JSON to this file")
+    compare.set_defaults(func=run_compare)
 
     raw = commands.add_parser(
         "import",
@@ -86,6 +105,86 @@ def run_inspect(args) -> int:
             value = json.dumps(value, ensure_ascii=False, sort_keys=True)
         print(f"    {key}: {value}")
     return 0
+
+
+def run_compare(args) -> int:
+    from culturebench.steering.vector_compare import NamedVector, compare_vectors
+    from culturebench.steering.vectors import load_vector
+
+    if args.top_k < 0:
+        raise CultureBenchError(f"invalid --top-k {args.top_k}: need 0 or more")
+    saes: dict[str, object] = {}
+    vectors = []
+    for path in args.files:
+        vector = load_vector(path)
+        sae = None
+        if vector.space == "sae" and not args.no_decode:
+            sae = _decoding_sae(vector, args.sae, saes, path)
+        vectors.append(NamedVector(_unique_name(path, vectors), vector, sae))
+    comparison = compare_vectors(vectors, top_k=args.top_k)
+
+    if args.out is not None:
+        from culturebench.atomic_files import write_json_atomic
+
+        write_json_atomic(args.out, comparison)
+    if args.json:
+        print(json.dumps(comparison, ensure_ascii=False, indent=2))
+    else:
+        _print_comparison(comparison)
+    return 0
+
+
+def _unique_name(path: Path, earlier: list) -> str:
+    names = {item.name for item in earlier}
+    name = path.stem
+    return name if name not in names else str(path)
+
+
+def _decoding_sae(vector, override: str | None, loaded: dict, path: Path):
+    from culturebench.steering.sae import load_sae
+
+    spec = override or vector.sae.spec
+    if spec not in loaded:
+        try:
+            loaded[spec] = load_sae(spec)
+        except CultureBenchError as error:
+            raise CultureBenchError(f"cannot decode {path}: {error}; pass --sae SPEC or --no-decode") from error
+    sae, source = loaded[spec]
+    if source.sha256 != vector.sae.sha256:
+        raise CultureBenchError(
+            f"{path} was made with SAE weights sha256 {vector.sae.sha256[:12]} but {spec} has {source.sha256[:12]}; "
+            "pass the SAE it was made with as --sae, or --no-decode"
+        )
+    return sae
+
+
+def _print_comparison(comparison: dict) -> None:
+    names = [entry["name"] for entry in comparison["vectors"]]
+    print("vectors:")
+    for index, entry in enumerate(comparison["vectors"]):
+        facts = f"{entry['method']}, layer {entry['layer']}, {entry['space']}, norm {entry['norm']:.4f}, L0 {entry['l0']}"
+        if entry["country"]:
+            facts += f", {entry['country']} {entry['setting'] or ''}".rstrip()
+        print(f"  [{index}] {entry['name']}: {facts}")
+    for key, title in (("cosine_hidden", "cosine in hidden space (SAE vectors decoded)"),
+                       ("cosine_latent", "cosine in SAE latent space (same SAE only)")):
+        matrix = comparison[key]
+        if all(value is None for row in matrix for value in row):
+            continue
+        print(f"{title}:")
+        print("       " + "".join(f"{f'[{index}]':>8}" for index in range(len(names))))
+        for index, row in enumerate(matrix):
+            cells = "".join(f"{value:>8.3f}" if value is not None else f"{'-':>8}" for value in row)
+            print(f"  {f'[{index}]':<5}{cells}")
+    for name, entries in comparison["top_latents"].items():
+        print(f"top latents of {name}:")
+        for entry in entries:
+            print(f"    latent {entry['index']:>7}  {entry['weight']:+.4f}")
+    for overlap in comparison["support_overlap"]:
+        first, second = overlap["pair"]
+        jaccard = "-" if overlap["jaccard"] is None else f"{overlap['jaccard']:.3f}"
+        print(f"support overlap {first} / {second}: sizes {overlap['sizes'][0]} and {overlap['sizes'][1]}, "
+              f"{overlap['shared']} shared ({overlap['shared_same_sign']} with the same sign), Jaccard {jaccard}")
 
 
 def run_import(args) -> int:
