@@ -22,6 +22,7 @@ COMMANDS = (
     "sweep",
     "build_dataset",
     "patch",
+    "report",
     "train",
     "model",
     "sae",
