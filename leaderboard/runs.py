@@ -129,7 +129,7 @@ def run_key(sources: RunSources, used_keys: set[str]) -> str:
     name = as_text((sources.manifest or {}).get("name"))
     if name is None:
         parts = list(sources.directory.relative_to(sources.root).parts)
-        # lm-eval adds a folder named after the model; it says nothing about the run when others do.
+        # Drop the folder lm-eval names after the model unless it is the only part of the path.
         model_folders = {as_text(r.data.get("model_name_sanitized")) for r in sources.results}
         if len(parts) > 1 and parts[-1] in model_folders:
             parts.pop()
