@@ -34,13 +34,14 @@ class TrainingLog:
 
 @dataclass
 class PatchingCurve:
-    """Change in probability of the correct (and Western) option per patched layer."""
+    """Change in probability of the correct (and Western) option per patched layer, with CIs when given."""
 
     path: Path
     label: str
     layers: list[int]
     delta_correct: list[float | None]
     delta_western: list[float | None]
+    correct_ci: list[tuple[float, float] | None] = field(default_factory=list)
 
 
 @dataclass
@@ -136,11 +137,13 @@ def _patching(path: Path, data: dict[str, Any]) -> PatchingCurve:
         layers = [as_int(point.get("layer")) for point in points]
         correct = [as_float(point.get("delta_correct")) for point in points]
         western = [as_float(point.get("delta_western")) for point in points]
+        intervals = [_interval(point.get("delta_correct_ci")) for point in points]
     else:
         layers = [as_int(layer) for layer in data.get("layers") or []]
         correct = _floats(data.get("delta_correct"), len(layers))
         western = _floats(data.get("delta_western"), len(layers))
-    valid = [(layer, c, w) for layer, c, w in zip(layers, correct, western) if layer is not None]
+        intervals = [None] * len(layers)
+    valid = [point for point in zip(layers, correct, western, intervals) if point[0] is not None]
     valid.sort(key=lambda point: point[0])
     parts = [as_text(data.get(key)) for key in ("model", "country")]
     label = " ".join(part for part in parts if part) or path.stem
@@ -150,7 +153,15 @@ def _patching(path: Path, data: dict[str, Any]) -> PatchingCurve:
         layers=[point[0] for point in valid],
         delta_correct=[point[1] for point in valid],
         delta_western=[point[2] for point in valid],
+        correct_ci=[point[3] for point in valid],
     )
+
+
+def _interval(raw: Any) -> tuple[float, float] | None:
+    if not isinstance(raw, list) or len(raw) != 2:
+        return None
+    low, high = as_float(raw[0]), as_float(raw[1])
+    return (low, high) if low is not None and high is not None else None
 
 
 def _floats(raw: Any, length: int) -> list[float | None]:
@@ -192,11 +203,7 @@ def _comparisons(data: dict[str, Any]) -> list[Comparison]:
             delta = steered - baseline
         if delta is None:
             continue
-        ci = raw.get("ci")
-        bounds = None
-        if isinstance(ci, list) and len(ci) == 2:
-            low, high = as_float(ci[0]), as_float(ci[1])
-            bounds = (low, high) if low is not None and high is not None else None
+        bounds = _interval(raw.get("ci"))
         comparisons.append(
             Comparison(
                 task=as_text(raw.get("task")) or "unknown",

@@ -132,6 +132,10 @@ def activation_patching(curves: list[PatchingCurve]) -> Plot | None:
         if correct:
             axes.plot(*zip(*correct), color=color, marker="o", markersize=3,
                       label=plain(f"{curve.label}: correct option"))
+        bands = [(layer, ci) for layer, ci in zip(curve.layers, curve.correct_ci) if ci is not None]
+        if bands:
+            axes.fill_between([layer for layer, _ in bands], [ci[0] for _, ci in bands], [ci[1] for _, ci in bands],
+                              color=color, alpha=0.15, linewidth=0)
         if western:
             axes.plot(*zip(*western), color=color, linestyle=":", marker="x", markersize=3,
                       label=plain(f"{curve.label}: Western option"))
@@ -141,7 +145,8 @@ def activation_patching(curves: list[PatchingCurve]) -> Plot | None:
     axes.legend(fontsize=7, frameon=False)
     return Plot("activation-patching.svg", "Activation patching",
                 "Change in the probability of the culturally correct option when the localized prompt's "
-                "last-token state replaces the non-localized one at each layer.", _svg(figure))
+                "last-token state replaces the non-localized one at each layer (shaded: 95% CI where given).",
+                _svg(figure))
 
 
 @styled

@@ -462,9 +462,14 @@ def _write_training_logs(directory: Path) -> None:
 def _write_analyses(directory: Path) -> None:
     directory.mkdir(parents=True)
     layers = list(range(18))
+    correct = [round(0.3 * np.exp(-((layer - 6) ** 2) / 8.0), 4) for layer in layers]
+    western = [round(-0.05 * np.exp(-((layer - 6) ** 2) / 8.0), 4) for layer in layers]
+    # Both forms `culturebench patch` writes: parallel lists and a `curve` of per-layer objects with CIs.
     patching = {"kind": "activation_patching", "model": MODEL, "country": "morocco", "n": 20, "layers": layers,
-                "delta_correct": [round(0.3 * np.exp(-((layer - 6) ** 2) / 8.0), 4) for layer in layers],
-                "delta_western": [round(-0.05 * np.exp(-((layer - 6) ** 2) / 8.0), 4) for layer in layers]}
+                "delta_correct": correct, "delta_western": western,
+                "curve": [{"layer": layer, "delta_correct": c, "delta_correct_ci": [c - 0.05, c + 0.05],
+                           "delta_western": w, "delta_western_ci": [w - 0.02, w + 0.02]}
+                          for layer, c, w in zip(layers, correct, western)]}
     (directory / "patching-morocco.json").write_text(json.dumps(patching), encoding="utf-8")
     points = []
     for method, width in (("caa", 1.0), ("sas", 1.5), ("bipo", 6.0), ("yapo", 8.0)):

@@ -185,6 +185,7 @@ def test_training_logs_and_analyses_read(inputs):
     assert [step for step, _ in analyses.training_logs[0].eval] == [0, 50, 100, 150, 200]
     assert analyses.patching[0].layers == list(range(18))
     assert max(analyses.patching[0].delta_correct) == analyses.patching[0].delta_correct[6]
+    assert analyses.patching[0].correct_ci[6] == pytest.approx((0.25, 0.35))
     assert len(analyses.sweeps[0][1]) == 24
     sweep_dir, points = analyses.sweeps[1]
     assert sweep_dir.name == "caa-morocco"
