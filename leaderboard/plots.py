@@ -11,6 +11,7 @@ from typing import TypeVar
 import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from culturebench.leaderboard.analyses import Comparison, PatchingCurve, SweepPoint, TrainingLog
 from culturebench.leaderboard.fields import country_name, method_label, method_rank
@@ -141,6 +142,7 @@ def activation_patching(curves: list[PatchingCurve]) -> Plot | None:
                       label=plain(f"{curve.label}: Western option"))
     axes.axhline(0.0, color="black", linewidth=0.6)
     axes.set_xlabel("patched layer")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_ylabel("Δ probability")
     axes.legend(fontsize=7, frameon=False)
     return Plot("activation-patching.svg", "Activation patching",
