@@ -45,9 +45,9 @@ class DebianSource:
 
 
 DEBIAN_SOURCES = (
-    DebianSource("fortunes", "english", "fortune", "usr/share/games/fortunes/*", "BSD-4-clause and public domain (see the package's copyright file)"),
-    DebianSource("fortunes-es", "spanish", "fortune", "usr/share/games/fortunes/es/*", "GPL-2+"),
-    DebianSource("fortunes-br", "portuguese", "fortune", "usr/share/games/fortunes/brasil", "public domain"),
+    DebianSource("fortunes", "english", "fortune", "usr/share/games/fortunes/*", "BSD (4.4BSD fortune files)"),
+    DebianSource("fortunes-es", "spanish", "fortune", "usr/share/games/fortunes/es/*", "quotes presumed public domain, packaging GPL-2+"),
+    DebianSource("fortunes-br", "portuguese", "fortune", "usr/share/games/fortunes/brasil", "GPL-2+"),
     DebianSource("gnome-user-docs", "english", "markup", "usr/share/help/C/gnome-help/*.page", "CC-BY-SA-3.0"),
     DebianSource("gnome-user-docs", "spanish", "markup", "usr/share/help/es/gnome-help/*.page", "CC-BY-SA-3.0"),
     DebianSource("gnome-user-docs", "portuguese", "markup", "usr/share/help/pt*/gnome-help/*.page", "CC-BY-SA-3.0"),

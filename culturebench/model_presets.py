@@ -58,7 +58,7 @@ PRESETS: dict[str, ModelPreset] = {
         hidden_size=640,
         default_layer=7,
         sae_release=None,
-        sae_id="gemma-3-270m-layer7-topk64-4096",
+        sae_id="gemma-3-270m-layer7-topk64-2048",
         chat_template=False,
     ),
     "smollm2": ModelPreset(

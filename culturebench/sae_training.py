@@ -35,7 +35,7 @@ class SaeTrainingSettings:
 
     model: str = "default"
     layer: int | None = None  # None: the preset's default steering layer
-    width: int = 4096
+    width: int = 2048
     k: int | None = 64  # TopK; set None and give `l1` for a standard ReLU SAE with an L1 penalty
     l1: float | None = None
     tokens: int = 1_000_000
@@ -134,6 +134,8 @@ def build_runner_config(settings: SaeTrainingSettings, model_path: str, hidden_s
         training_tokens=steps * settings.batch_tokens,
         train_batch_size_tokens=settings.batch_tokens,
         store_batch_size_prompts=8,
+        # A producer thread runs the model's forward pass while the SAE trains on the previous batch.
+        prefetch_llm_batches=True,
         n_batches_in_buffer=16,
         lr=settings.lr,
         lr_warm_up_steps=min(settings.lr_warm_up_steps, steps // 10),
@@ -217,6 +219,27 @@ def train_sae(settings: SaeTrainingSettings, out_dir: Path) -> dict:
               "quality": quality, "corpus_manifest": _read_manifest(train_path)}
     _write_json(out_dir / TRAINING_RECORD, record)
     return quality
+
+
+def export_checkpoint(checkpoint_dir: Path, out_dir: Path, settings: SaeTrainingSettings, layer: int) -> None:
+    """Save an intermediate sae-lens training checkpoint as an inference SAE in `out_dir`.
+
+    Checkpoints hold the SAE as trained on rescaled activations, with the scaling factor in
+    activation_scaler.json; the factor is folded into the weights here, as sae-lens does at the end
+    of training.
+    """
+    from sae_lens import TrainingSAE
+
+    scaler = json.loads((checkpoint_dir / "activation_scaler.json").read_text(encoding="utf-8"))
+    sae = TrainingSAE.load_from_disk(str(checkpoint_dir), device="cpu")
+    if scaler.get("scaling_factor") is not None:
+        sae.fold_activation_norm_scaling_factor(scaler["scaling_factor"])
+    staging = Path(tempfile.mkdtemp(prefix="culturebench-sae-export-"))
+    try:
+        sae.save_inference_model(str(staging))
+        _export(staging, out_dir, settings, layer)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _export(trained_dir: Path, out_dir: Path, settings: SaeTrainingSettings, layer: int) -> None:

@@ -25,7 +25,7 @@ def register(subparsers) -> None:
     train = commands.add_parser("train", help="train an SAE on one decoder block's output with sae-lens")
     train.add_argument("--model", default="default", help="preset, HF id or local folder")
     train.add_argument("--layer", type=int, default=None, help="decoder block, 0-based (default: the preset's steering layer)")
-    train.add_argument("--width", type=int, default=4096, help="number of latents (d_sae)")
+    train.add_argument("--width", type=int, default=2048, help="number of latents (d_sae)")
     sparsity = train.add_mutually_exclusive_group()
     sparsity.add_argument("--k", type=int, default=None, help="TopK SAE with k active latents per token (default 64)")
     sparsity.add_argument("--l1", type=float, default=None, help="standard ReLU SAE with this L1 coefficient")

