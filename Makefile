@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 # CUDA torch into $(VENV) first (see README) and set TORCH_SPEC= to keep it.
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
+# Extra `culturebench run` arguments for `make demo`, e.g. RUN_ARGS=--quick.
+RUN_ARGS ?=
 
 .PHONY: install demo test test-fast clean
 
@@ -23,7 +25,7 @@ $(BIN)/culturebench: pyproject.toml
 install: $(BIN)/culturebench
 
 demo: install
-	$(BIN)/culturebench demo
+	$(BIN)/culturebench run $(RUN_ARGS)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
