@@ -71,7 +71,7 @@ def load_checkpoint(path: str | Path, vector: torch.Tensor, optimizer: torch.opt
             "without resuming"
         )
     if tensors["vector"].shape != vector.shape:
-        raise CultureBenchError(f"checkpoint {path} holds a vector of shape {tuple(tensors['vector'].shape)}, "
+        raise CultureBenchError(f"checkpoint {path} contains a vector of shape {tuple(tensors['vector'].shape)}, "
                                 f"expected {tuple(vector.shape)}")
 
     with torch.no_grad():

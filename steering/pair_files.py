@@ -35,7 +35,8 @@ LAYOUTS = {
 
 def behaviour_prompt(tokenizer, question: str) -> str:
     """Build the prompt of a behaviour question: the chat template when the tokenizer has one,
-    else the question followed by the cloze answer cue (`Answer:`)."""
+    else the question followed by the cloze answer cue (`Answer:`), the prompt of the
+    `behaviour_*` lm-eval tasks."""
     if getattr(tokenizer, "chat_template", None):
         return apply_chat(tokenizer, question)
     return f"{question.strip()}\n{CLOZE_ANSWER_CUE}"

@@ -20,15 +20,12 @@ from culturebench.errors import CultureBenchError
 from culturebench.steering.extract import encode_example
 from culturebench.steering.upper_stack import CapturedBatch
 
-CHOSEN, REJECTED = 0, 1
-
-
 @dataclass
 class EncodedPair:
     """Token batch of one pair: row 0 is prompt + chosen, row 1 prompt + rejected.
 
     `flat_positions` index the flattened (2 × seq_len) logits that predict the response tokens
-    `targets`; `rows` says which row each of them belongs to.
+    `targets`; `rows` gives the row each of them belongs to.
     """
 
     input_ids: Tensor
@@ -78,8 +75,8 @@ def encode_pair(tokenizer, prompt: str, chosen: str, rejected: str) -> EncodedPa
 
 @dataclass
 class PairState:
-    """What the fast trainer keeps per pair: its tokens, the captured block-L batch and the
-    unsteered log-probs of (chosen, rejected)."""
+    """Cached state of one pair: its tokens, the captured block-L batch and the unsteered
+    log-probs of (chosen, rejected)."""
 
     encoded: EncodedPair
     captured: CapturedBatch

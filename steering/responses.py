@@ -1,4 +1,4 @@
-"""What the unsteered model answers: batched cloze scores and greedy generations, cached on disk.
+"""The unsteered model's own responses: batched cloze scores and greedy generations, cached on disk.
 
 Preference pairs need the model's own behaviour: the wrong option it ranks highest (cloze) or
 its greedy answer (generation). Both are computed in batches and appended to a jsonl cache,
@@ -26,7 +26,7 @@ from culturebench.steering.jsonl_files import JsonlAppender, read_jsonl
 
 logger = logging.getLogger(__name__)
 
-# The stop sequences of the `culture_*` generation tasks, so training sees the answers evaluation sees.
+# The stop sequences of the `culture_*` generation tasks, so training pairs end where evaluated answers end.
 STOP_SEQUENCES = ("<end_of_turn>", "<|im_end|>", "<|eot_id|>", "<|end|>", "<|endoftext|>", "</s>")
 
 

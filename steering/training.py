@@ -5,9 +5,9 @@ zero-initialised fp32 vector v at block `layer`, with the model (and SAE) frozen
 draws d ∈ {−1, +1}, steers with d·v (BiPO: h + d·v; YaPO: Φ(h, d·v)), and takes one AdamW step
 with a warm-up + cosine learning-rate schedule.
 
-Determinism: the pair order of epoch e is a permutation seeded by (seed, e) and d of step t is
-seeded by (seed, t), so a run is a function of its settings and a checkpoint needs only the
-vector, the AdamW moments and the step.
+Determinism: the pair order of epoch e is a permutation seeded by (seed, e), and d of step t is
+seeded by (seed, t). A run is therefore a function of its settings, and a checkpoint needs only
+the vector, the AdamW moments and the step.
 
 Data parallel: when `torch.distributed` is initialised (e.g. under `accelerate launch`), each
 of the W processes takes its slice of the global batch (W × batch_size pairs), the gradients
@@ -399,7 +399,7 @@ class _Trainer:
 
     def step(self, step: int) -> dict:
         config = self.config
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         rate = learning_rate(config, step, self.total)
         for group in self.optimizer.param_groups:
             group["lr"] = rate
@@ -428,6 +428,7 @@ class _Trainer:
         if config.l1:
             record["l1_norm"] = float(self.vector.detach().abs().sum())
         record["seconds"] = time.perf_counter() - began
+        record["cpu_seconds"] = time.process_time() - began_cpu
         return record
 
     def _local_batch(self, step: int) -> list[int]:

@@ -20,7 +20,8 @@ def register(subparsers) -> None:
             "Train a steering vector with the bi-directional preference loss on preference pairs built "
             "from the benchmark items (chosen = gold answer, rejected = the unsteered model's own answer) "
             "or read from --pairs. Writes the vector file, a jsonl training log and, while running, a "
-            "checkpoint that an interrupted run resumes from. Runs data-parallel under `accelerate launch`."
+            "checkpoint that an interrupted run resumes from. Runs data-parallel under `torchrun` or "
+            "`accelerate launch`."
         ),
     )
     parser.add_argument("--method", required=True, choices=("bipo", "yapo"))
@@ -31,6 +32,7 @@ def register(subparsers) -> None:
                         help="decoder block to steer, 0-based (default: the SAE's layer for yapo, else the preset's)")
     parser.add_argument("--sae", default=None,
                         help="yapo: sae-lens folder, params.npz or RELEASE/SAE_ID (default: the preset's SAE)")
+
     parser.add_argument("--model", default="default", help="preset name, Hugging Face id or local folder (default: default)")
     parser.add_argument("--data", default=None, help="item source (default: the bundled benchmark)")
     parser.add_argument("--split", default="train", help="item split to train on (default train)")
@@ -41,10 +43,12 @@ def register(subparsers) -> None:
                              "auto picks boxed when the tokenizer has a chat template")
     parser.add_argument("--exclude-western", action="store_true",
                         help="cloze: never pick the Western control option as the rejected answer")
+
     parser.add_argument("--pairs", type=Path, default=None,
                         help="jsonl/csv pairs used instead of items: prompt,chosen,rejected; BiPO's "
                              "question,matching,not_matching; or Deep-Culture-Lense rejected_* columns")
     parser.add_argument("--eval-pairs", type=Path, default=None, help="pairs file for the eval loss (with --pairs)")
+
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int, default=None, help="optimizer steps (default 200)")
     budget.add_argument("--epochs", type=float, default=None, help="passes over the pairs, instead of --steps")
@@ -59,19 +63,23 @@ def register(subparsers) -> None:
     parser.add_argument("--l1", type=float, default=0.0,
                         help="yapo: L1 strength λ1 (soft-threshold after each step; default 0, off)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the pair order and directions (default 0)")
+
     parser.add_argument("--eval-every", type=int, default=25, help="log the eval loss every N steps (default 25)")
     parser.add_argument("--checkpoint-every", type=int, default=50, help="write a checkpoint every N steps (default 50)")
     parser.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
     parser.add_argument("--naive", action="store_true",
                         help="full forwards every step instead of cached block-L states (slower; for checks)")
+
     parser.add_argument("--pairs-cache", type=Path, default=None,
-                        help="jsonl cache of the model's scored/generated answers (default: in the culturebench "
-                             "cache folder)")
+                        help="jsonl cache of the model's option scores and greedy generations (default: in the "
+                             "culturebench cache folder)")
     parser.add_argument("--generation-batch-size", type=int, default=8,
                         help="items per forward or generate call while building pairs (default 8)")
+
     parser.add_argument("--dtype", default=None, help="model dtype (default bfloat16)")
     parser.add_argument("--device", default=None,
                         help="torch device (default: the process's accelerate device, CUDA when available, else CPU)")
+
     parser.add_argument("--default-multiplier", type=float, default=1.0,
                         help="multiplier recorded in the file, used when none is given at evaluation (default 1)")
     parser.add_argument("--log", type=Path, default=None, help="training log (default: OUT with .log.jsonl)")
@@ -86,7 +94,7 @@ def run_train(args) -> int:
     from culturebench.steering.vectors import save_vector
 
     _check_arguments(args)
-    distributed, device = _init_distributed(args.device)
+    rank, device = _init_distributed(args.device)
     model, tokenizer = load_model(args.model, dtype=args.dtype, device=device)
     layout = find_decoder_layout(model)
     sae = source = None
@@ -98,7 +106,7 @@ def run_train(args) -> int:
         layer = _preset_layer(args.model)
     layout.check_layer(layer)
 
-    pairs, eval_pairs, protocol = _pairs(args, model, tokenizer, distributed)
+    pairs, eval_pairs, protocol = _pairs(args, model, tokenizer, rank)
     config = TrainConfig(
         method=args.method, layer=layer, steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps, beta=args.beta,
@@ -106,9 +114,16 @@ def run_train(args) -> int:
         checkpoint_every=args.checkpoint_every, checkpoint_path=_checkpoint_path(args.out),
         log_path=args.log or _log_path(args.out), resume=not args.no_resume, fast=not args.naive,
     )
-    vector, records = train_vector(model, tokenizer, pairs, config, sae=sae, sae_source=source, eval_pairs=eval_pairs,
-                                   country=args.country, setting=args.setting if args.pairs is None else None)
-    if distributed is not None and distributed.process_index != 0:
+    try:
+        vector, records = train_vector(model, tokenizer, pairs, config, sae=sae, sae_source=source,
+                                       eval_pairs=eval_pairs, country=args.country,
+                                       setting=args.setting if args.pairs is None else None)
+    finally:
+        if rank is not None:
+            import torch
+
+            torch.distributed.destroy_process_group()
+    if rank:
         return 0
 
     vector.default_multiplier = args.default_multiplier
@@ -137,22 +152,35 @@ def _check_arguments(args) -> None:
         raise CultureBenchError("--eval-pairs needs --pairs; with items the eval pairs come from --eval-split")
 
 
-def _init_distributed(device: str | None):
-    """Join the process group that `accelerate launch` (or torchrun) describes in the environment."""
+def _init_distributed(device: str | None) -> tuple[int | None, str | None]:
+    """Join the process group that `torchrun` or `accelerate launch` describes in the environment.
+
+    Returns this process's rank (None when not distributed) and its device: with CUDA, the GPU of
+    the process's LOCAL_RANK; NCCL joins GPUs and gloo joins CPU processes.
+    """
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return None, device
-    from accelerate import PartialState
+    import torch
 
-    state = PartialState()
-    logger.info("data-parallel training: process %d of %d on %s", state.process_index, state.num_processes,
-                state.device)
-    return state, device or str(state.device)
+    if device is None:
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
+    if not torch.distributed.is_initialized():
+        backend = "nccl" if device.startswith("cuda") else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(device)
+        torch.distributed.init_process_group(backend)
+    rank = torch.distributed.get_rank()
+    logger.info("data-parallel training: process %d of %d on %s", rank, torch.distributed.get_world_size(), device)
+    return rank, device
 
 
-def _pairs(args, model, tokenizer, distributed):
+def _pairs(args, model, tokenizer, rank: int | None):
     """Build or read the training and eval pairs; under data parallelism rank 0 fills the cache first."""
-    if distributed is not None and distributed.process_index != 0:
-        distributed.wait_for_everyone()
+    import torch
+
+    if rank:
+        torch.distributed.barrier()
     try:
         if args.pairs is not None:
             from culturebench.steering.pair_files import load_pairs
@@ -164,8 +192,8 @@ def _pairs(args, model, tokenizer, distributed):
             return pairs, eval_pairs, "pairs"
         return _item_pairs(args, model, tokenizer)
     finally:
-        if distributed is not None and distributed.process_index == 0:
-            distributed.wait_for_everyone()
+        if rank == 0:
+            torch.distributed.barrier()
 
 
 def _item_pairs(args, model, tokenizer):

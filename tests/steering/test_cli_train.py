@@ -36,13 +36,15 @@ def test_train_bipo_and_yapo_load_into_steered_hf(tmp_path, tiny_model_dir, caps
     assert int(bipo.extra["pairs"]) > 10
     assert yapo.extra["l1"] == "0.5"
     assert bipo.training_data_sha256 == yapo.training_data_sha256
-    assert bipo.norm > 0 and yapo.l0 > 0
+    assert bipo.norm > 0
+    assert yapo.l0 > 0
     assert not (tmp_path / "bipo.checkpoint.safetensors").exists()
 
     log = _records(tmp_path / "yapo.log.jsonl")
     assert [record["step"] for record in log] == [1, 2, 3, 4]
     assert {"loss", "lr", "accuracy", "margin", "vector_norm", "nonzero_latents"} <= set(log[-1])
-    assert "eval_loss" in log[1] and "eval_loss" not in log[0]
+    assert "eval_loss" in log[1]
+    assert "eval_loss" not in log[0]
 
     lm = SteeredHFLM(pretrained=str(tiny_model_dir),
                      vector=f"{tmp_path / 'bipo.safetensors'};{tmp_path / 'yapo.safetensors'}",

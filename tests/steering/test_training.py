@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import os
+import socket
 
 import pytest
 import torch
 import torch.multiprocessing as multiprocessing
 
+from culturebench.cli.train import _init_distributed
 from culturebench.errors import CultureBenchError
 from culturebench.steering.layers import find_decoder_layout
 from culturebench.steering.pair_logps import FastPairs, NaivePairs
@@ -150,9 +153,13 @@ def test_checkpoint_of_other_settings_is_rejected(tiny_tokenizer, tmp_path):
     assert len(records) == 6
 
 
-def _data_parallel_worker(rank: int, init_file: str, out: str) -> None:
+def _data_parallel_worker(rank: int, port: int, out: str) -> None:
+    # The environment `torchrun` sets; the train command joins the group it describes.
+    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank),
+                       "LOCAL_RANK": str(rank), "WORLD_SIZE": "2"})
     torch.set_num_threads(1)
-    torch.distributed.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    joined_rank, device = _init_distributed(None)
+    assert (joined_rank, device) == (rank, "cpu")
     try:
         model = tiny_models.build_model("gemma3")
         tokenizer = tiny_models.build_tokenizer()
@@ -165,10 +172,16 @@ def _data_parallel_worker(rank: int, init_file: str, out: str) -> None:
         torch.distributed.destroy_process_group()
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.mark.slow
 def test_two_processes_equal_one_with_combined_batch(tiny_tokenizer, tmp_path):
     out = tmp_path / "parallel.safetensors"
-    multiprocessing.spawn(_data_parallel_worker, args=(str(tmp_path / "init"), str(out)), nprocs=2, join=True)
+    multiprocessing.spawn(_data_parallel_worker, args=(_free_port(), str(out)), nprocs=2, join=True)
     parallel = load_vector(out)
 
     single, records = train_vector(tiny_models.build_model("gemma3"), tiny_tokenizer, PAIRS,
@@ -227,3 +240,13 @@ def test_invalid_settings_are_rejected(tiny_tokenizer):
         train_vector(model, tiny_tokenizer, PAIRS, _config(layer=9))
     with pytest.raises(CultureBenchError, match="reads block 2"):
         train_vector(model, tiny_tokenizer, PAIRS, _config(method="yapo"), sae=build_sae("jumprelu", layer=2))
+
+
+def test_bf16_autocast_keeps_fp32_vector(tiny_tokenizer):
+    model = tiny_models.build_model("gemma3")
+    sae = build_sae("topk", layer=LAYER)
+    vector, records = train_vector(model, tiny_tokenizer, PAIRS, _config(method="yapo", autocast=True), sae=sae)
+    assert vector.vector.dtype == torch.float32
+    assert records[0]["loss"] == pytest.approx(math.log(2.0), abs=1e-6)
+    assert vector.norm > 0
+    assert next(model.parameters()).dtype == torch.float32
