@@ -43,6 +43,13 @@ def register(subparsers) -> None:
     train.add_argument("--device", default="cpu", help="device for the model and the SAE")
     train.set_defaults(func=run_train)
 
+    export = commands.add_parser("export", help="save an intermediate training checkpoint as an SAE folder")
+    export.add_argument("checkpoint", help="checkpoint folder inside OUT-checkpoints (named by training tokens)")
+    export.add_argument("--model", default="default", help="model the SAE was trained on")
+    export.add_argument("--layer", type=int, required=True, help="decoder block the SAE reads")
+    export.add_argument("--out", required=True, help="output folder")
+    export.set_defaults(func=run_export)
+
     evaluate = commands.add_parser("eval", help="measure an SAE on held-out text")
     evaluate.add_argument("sae", help="SAE folder ('default': the SAE bundled for the default model)")
     evaluate.add_argument("--model", default="default", help="preset, HF id or local folder")
@@ -102,6 +109,20 @@ def run_train(args) -> int:
         settings.k = 64
     quality = train_sae(settings, Path(args.out))
     _print_quality(quality)
+    print(f"saved: {args.out}")
+    return 0
+
+
+def run_export(args) -> int:
+    from culturebench.sae_training import SaeTrainingSettings, export_checkpoint
+
+    checkpoint = Path(args.checkpoint)
+    if not (checkpoint / "activation_scaler.json").is_file():
+        raise CultureBenchError(f"{checkpoint} is not a sae-lens training checkpoint (no activation_scaler.json)")
+    runner_cfg = checkpoint / "runner_cfg.json"
+    corpus = json.loads(runner_cfg.read_text(encoding="utf-8")).get("dataset_path", "") if runner_cfg.is_file() else ""
+    settings = SaeTrainingSettings(model=args.model, layer=args.layer, corpus=str(Path(corpus).parent) if corpus else "")
+    export_checkpoint(checkpoint, Path(args.out), settings, args.layer)
     print(f"saved: {args.out}")
     return 0
 
