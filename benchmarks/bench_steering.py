@@ -2,11 +2,12 @@
 
     .venv/bin/python benchmarks/bench_steering.py [--limit 24] [--repeats 3] [--sweep-limit 8]
 
-Prints, from one run:
+Prints, from one run (CPU time of this process, which other jobs on a shared machine disturb
+less than wall time, and wall time):
 - steered dense ÷ unsteered, steered SAE (restricted Φ) ÷ unsteered and steered SAE (full Φ,
   the reference-implementation style) ÷ unsteered. Each times `loglikelihood` on the requests
   of one lm-eval task, so only the model work counts and task building is excluded. The SAE is a random
-  JumpReLU SAE with d_sae 16384 on the default model's layer 6 and the vector has 64 non-zero
+  JumpReLU SAE with d_sae 16384 on the default model's steering layer and the vector has 64 non-zero
   latents, about the L0 of SAS vectors. Configurations are interleaved and each reports its
   fastest repeat. The bundled SAE, when present, is timed as well.
 - a sweep of 5 multipliers in one model load ÷ 5 separate runs (model load + evaluation each).
@@ -22,11 +23,12 @@ from pathlib import Path
 
 import torch
 
+from culturebench.model_presets import get_preset
 from culturebench.steering.lm_eval_model import SteeredHFLM
 from culturebench.steering.sae import load_sae
 from culturebench.steering.vectors import SteeringVector, save_vector
 
-LAYER = 6
+LAYER = get_preset("default").default_layer
 D_SAE = 16384
 SUPPORT = 64
 MULTIPLIERS = [0.0, 0.5, 1.0, 2.0, 4.0]
@@ -81,36 +83,38 @@ def time_configurations(lm: SteeredHFLM, files: dict[str, Path], instances, repe
         if name != "dense":
             configurations[f"{name} restricted"] = (files[name], 1.0, True)
             configurations[f"{name} full"] = (files[name], 1.0, False)
-    best = {name: float("inf") for name in configurations}
+    best = {name: {"wall": float("inf"), "cpu": float("inf")} for name in configurations}
     lm.loglikelihood(instances[:8], disable_tqdm=True)  # warm-up
     for _ in range(repeats):
         for name, (path, multiplier, restricted) in configurations.items():
             lm.restricted = restricted
             lm.load_vectors(None if path is None else str(path), multiplier=multiplier)
-            start = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             lm.loglikelihood(instances, disable_tqdm=True)
-            best[name] = min(best[name], time.perf_counter() - start)
+            best[name]["wall"] = min(best[name]["wall"], time.perf_counter() - wall)
+            best[name]["cpu"] = min(best[name]["cpu"], time.process_time() - cpu)
     lm.load_vectors(None)
     return best
 
 
-def time_sweep(files: dict[str, Path], task_name: str, limit: int) -> tuple[float, float]:
+def time_sweep(files: dict[str, Path], task_name: str, limit: int):
+    """Return (wall, cpu) seconds of a one-load sweep and of separate runs, each with its model loads."""
     from lm_eval import simple_evaluate
 
     from culturebench.steering.sweep import run_sweep
 
     with tempfile.TemporaryDirectory() as output:
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         lm = SteeredHFLM(pretrained="default", vector=str(files["dense"]), device="cpu", batch_size=8)
         run_sweep(lm, [task_name], MULTIPLIERS, output, limit=limit)
-        swept = time.perf_counter() - start
+        swept = (time.perf_counter() - wall, time.process_time() - cpu)
     del lm
 
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     for multiplier in MULTIPLIERS:
         simple_evaluate(model="steered_hf", tasks=[task_name], limit=limit, device="cpu", batch_size=8,
                         model_args=f"pretrained=default,vector={files['dense']},multiplier={multiplier}")
-    separate = time.perf_counter() - start
+    separate = (time.perf_counter() - wall, time.process_time() - cpu)
     return swept, separate
 
 
@@ -120,8 +124,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=24, help="documents of the task for the overhead timing")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats (the fastest is kept)")
     parser.add_argument("--sweep-limit", type=int, default=8, help="documents per run in the sweep timing")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads; one thread keeps CPU-time ratios stable on a shared machine (default 1)")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.ERROR)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
     try:
@@ -139,13 +146,18 @@ def main() -> None:
         best = time_configurations(lm, files, instances, args.repeats)
         del lm
 
-        print(f"task {args.task}, {len(instances)} log-likelihood requests, fastest of {args.repeats} (s)")
-        for name, seconds in best.items():
-            print(f"  {name:<22} {seconds:8.2f} s   ratio {seconds / best['unsteered']:.3f}")
+        print(f"task {args.task}, {len(instances)} log-likelihood requests, {torch.get_num_threads()} torch "
+              f"thread(s), fastest of {args.repeats}")
+        base = best["unsteered"]
+        for name, times in best.items():
+            print(f"  {name:<20} cpu {times['cpu']:7.2f} s  ratio {times['cpu'] / base['cpu']:.3f}   "
+                  f"wall {times['wall']:7.2f} s  ratio {times['wall'] / base['wall']:.3f}")
 
-        swept, separate = time_sweep(files, args.task, args.sweep_limit)
+        (swept_wall, swept_cpu), (separate_wall, separate_cpu) = time_sweep(files, args.task, args.sweep_limit)
         print(f"sweep of {len(MULTIPLIERS)} multipliers, {args.sweep_limit} documents each:")
-        print(f"  one load {swept:.1f} s, separate runs {separate:.1f} s, ratio {swept / separate:.3f}")
+        print(f"  cpu: one load {swept_cpu:.1f} s, separate runs {separate_cpu:.1f} s, ratio {swept_cpu / separate_cpu:.3f}")
+        print(f"  wall: one load {swept_wall:.1f} s, separate runs {separate_wall:.1f} s, "
+              f"ratio {swept_wall / separate_wall:.3f}")
 
 
 if __name__ == "__main__":

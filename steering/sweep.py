@@ -66,7 +66,10 @@ def run_sweep(
         >>> run_sweep(lm, ["culture_spanish_nonloc"], [0, 1, 2], "runs/sweep")
     """
     from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
 
+    # Indexing every task YAML takes seconds, so the sweep does it once, not once per multiplier.
+    task_manager = task_manager if task_manager is not None else TaskManager()
     output_dir = Path(output_dir)
     written = []
     for multiplier in multipliers:

@@ -1,0 +1,75 @@
+"""The real default model offline: CAA/SAS from the bundled train split, steered lm-eval, exact λ=0."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from lm_eval import simple_evaluate
+
+from culturebench.cli import main
+from culturebench.model_presets import get_preset
+from culturebench.models import resolve_model_path
+from culturebench.steering.vectors import load_vector
+from tests.steering.sae_fixtures import build_sae
+
+pytestmark = pytest.mark.slow
+
+COUNTRY = "egypt"
+GEN_KWARGS = "max_gen_toks=6"
+LAYER = get_preset("default").default_layer
+
+
+@pytest.fixture(scope="module")
+def vectors(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("default-vectors")
+    paths = {"caa": folder / "caa.safetensors", "sas": folder / "sas.safetensors"}
+    # NOTE: a random JumpReLU SAE on the preset layer stands in for an SAE trained on the default model.
+    build_sae("jumprelu", d_in=640, d_sae=2048, layer=LAYER).save_model(folder / "sae")
+    common = ["--country", COUNTRY, "--setting", "nonlocalized", "--batch-size", "16"]
+    assert main(["extract", "--method", "caa", *common, "--out", str(paths["caa"])]) == 0
+    assert main(["extract", "--method", "sas", "--sae", str(folder / "sae"), "--tau", "0.5", *common,
+                 "--out", str(paths["sas"])]) == 0
+    return paths
+
+
+def _resps(model: str, model_args: str) -> dict:
+    results = simple_evaluate(model=model, model_args=model_args, tasks=["culture_arabic_nonloc_ll"], limit=2,
+                              batch_size=8, device="cpu", log_samples=True)
+    return {task: [sample["resps"] for sample in samples] for task, samples in results["samples"].items()}
+
+
+def test_vectors_from_train_split(vectors):
+    caa = load_vector(vectors["caa"])
+    sas = load_vector(vectors["sas"])
+    assert caa.model_id == "google/gemma-3-270m"
+    assert (caa.space, caa.layer, caa.country) == ("dense", LAYER, COUNTRY)
+    assert caa.vector.shape == (640,)
+    assert caa.norm > 0
+    assert (sas.space, sas.layer) == ("sae", LAYER)
+    assert sas.vector.shape == (2048,)
+    assert int(sas.extra["positives"]) == 25
+
+
+def test_zero_multiplier_reproduces_unsteered(vectors):
+    path = resolve_model_path("default")
+    plain = _resps("hf", f"pretrained={path}")
+    zero = _resps("steered_hf", f"pretrained=default,vector={vectors['caa']};{vectors['sas']},multiplier=0")
+    steered = _resps("steered_hf", f"pretrained=default,vector={vectors['caa']};{vectors['sas']},multiplier=8")
+    assert zero == plain
+    assert steered["culture_arabic_nonloc_ll"] != plain["culture_arabic_nonloc_ll"]
+
+
+def test_lm_eval_command_runs_offline(vectors, tmp_path):
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    command = [
+        sys.executable, "-m", "lm_eval", "--model", "steered_hf", "--tasks", "culture_arabic_nonloc",
+        "--model_args", f"pretrained=default,vector={vectors['sas']},multiplier=2",
+        "--limit", "2", "--gen_kwargs", GEN_KWARGS, "--device", "cpu", "--output_path", str(tmp_path / "out"),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert list((tmp_path / "out").rglob("results_*.json"))
