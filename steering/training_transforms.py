@@ -24,6 +24,8 @@ _STATEFUL_NORMALISATIONS = {"constant_norm_rescale", "layer_norm"}
 
 def dense_transform(vector: Tensor, direction: int) -> Transform:
     """Make h ↦ h + direction·vector, differentiable with respect to `vector`."""
+    # NOTE: with bf16 hidden states, entries of v below the bf16 spacing of the value they are
+    # added to round away in the forward pass, while the gradient still flows through the cast.
 
     def transform(hidden: Tensor) -> Tensor:
         return (hidden.float() + direction * vector).to(hidden.dtype)

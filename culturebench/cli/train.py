@@ -78,7 +78,7 @@ def register(subparsers) -> None:
 
     parser.add_argument("--dtype", default=None, help="model dtype (default bfloat16)")
     parser.add_argument("--device", default=None,
-                        help="torch device (default: the process's accelerate device, CUDA when available, else CPU)")
+                        help="torch device (default: CUDA when available, under torchrun the GPU of LOCAL_RANK; else CPU)")
 
     parser.add_argument("--default-multiplier", type=float, default=1.0,
                         help="multiplier recorded in the file, used when none is given at evaluation (default 1)")

@@ -13,7 +13,9 @@ from culturebench.items import Item, Option
 from culturebench.prompts import apply_chat, cloze_prompt, mcq_prompt
 from culturebench.steering.extract import encode_example
 from culturebench.steering.pair_files import behaviour_prompt, load_pairs
-from culturebench.steering.preferences import boxed_chosen, build_pairs, pairs_sha256, resolve_protocol
+from culturebench.steering.preferences import (
+    PreferencePair, boxed_chosen, build_pairs, pairs_sha256, resolve_protocol, save_pairs,
+)
 from culturebench.steering.responses import ResponseCache, generate_greedy
 from tests import tiny_models
 
@@ -168,7 +170,7 @@ def test_plain_pairs_and_errors(tmp_path, tiny_tokenizer):
     pd.DataFrame([{"prompt": "Q?", "chosen": " A", "rejected": " B"}]).to_csv(path, index=False)
     pairs = load_pairs(path, tiny_tokenizer)
     assert [(pair.prompt, pair.chosen, pair.rejected) for pair in pairs] == [("Q?", " A", " B")]
-    assert pairs_sha256(pairs) != pairs_sha256([pairs[0].__class__("Q?", " A", " C")])
+    assert pairs_sha256(pairs) != pairs_sha256([PreferencePair("Q?", " A", " C")])
 
     pd.DataFrame([{"question": "Q?", "answer": "A"}]).to_csv(path, index=False)
     with pytest.raises(CultureBenchError, match="expected one of"):
@@ -178,3 +180,11 @@ def test_plain_pairs_and_errors(tmp_path, tiny_tokenizer):
         load_pairs(path, tiny_tokenizer)
     with pytest.raises(CultureBenchError, match="not found"):
         load_pairs(tmp_path / "missing.jsonl", tiny_tokenizer)
+
+
+def test_saved_pairs_read_back(tmp_path, tiny_tokenizer):
+    pairs = [PreferencePair("Q1?\nAnswer:", " A", " B", "item-1"), PreferencePair("Q2 ٣?", "\\boxed{3}", "x", "item-2")]
+    path = save_pairs(pairs, tmp_path / "pairs.jsonl")
+    loaded = load_pairs(path, tiny_tokenizer)
+    assert [(p.prompt, p.chosen, p.rejected) for p in loaded] == [(p.prompt, p.chosen, p.rejected) for p in pairs]
+    assert pairs_sha256(loaded) == pairs_sha256(pairs)
