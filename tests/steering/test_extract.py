@@ -131,6 +131,7 @@ def test_pairs_file(tmp_path):
         groups_from_pairs(path)
 
 
+@pytest.mark.slow
 def test_cli_caa_and_sas_load_into_steered_hf(tmp_path, tiny_model_dir, capsys):
     build_sae("jumprelu", layer=LAYER).save_model(tmp_path / "sae")
     common = ["--country", "spain", "--setting", "nonlocalized", "--model", str(tiny_model_dir)]

@@ -56,6 +56,7 @@ def test_registered_on_import():
     assert get_model("steered_hf") is SteeredHFLM
 
 
+@pytest.mark.slow
 def test_zero_multiplier_matches_hf(task_dir, tiny_model_dir, dense_file):
     plain = _plain_hf(task_dir, tiny_model_dir)
     zero = _evaluate(task_dir, f"pretrained={tiny_model_dir},vector={dense_file},multiplier=0")

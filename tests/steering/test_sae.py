@@ -94,6 +94,7 @@ def test_unknown_release_rejected():
         load_sae("gemma-scope-2-270m-pt-res/no_such_id")
 
 
+@pytest.mark.slow
 def test_release_offline_message():
     code = (
         "from culturebench.steering.sae import load_sae\n"

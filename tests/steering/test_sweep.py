@@ -66,6 +66,7 @@ def test_multiplier_labels():
     assert multiplier_label(-1.0) == "m1"
 
 
+@pytest.mark.slow
 def test_cli_sweep(setup, tiny_model_dir, tmp_path, capsys):
     task_dir, vector_file = setup
     code = main(["sweep", "--tasks", "tiny_cloze", "--vector", str(vector_file), "--multipliers", "0,1",
