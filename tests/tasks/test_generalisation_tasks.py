@@ -186,3 +186,15 @@ def test_tasks_listed_without_include_path():
     for name in ("mmlu_local", "mmlu_local_stem", "mmlu_local_world_religions", "behaviour",
                  "behaviour_hallucination_ab", "culture_arabic_both"):
         assert name in names
+
+
+def test_cloze_form_matches_training_pairs(tiny_tokenizer, tmp_path):
+    from culturebench.steering.pair_files import load_pairs
+
+    path = tmp_path / "pairs.csv"
+    path.write_text("question,matching,not_matching\n Would you take the money? ,Yes. ,No.\n", encoding="utf-8")
+    (pair,) = load_pairs(path, tiny_tokenizer)
+    doc = {"question": "Would you take the money?", "choices": ["Yes.", "No."], "answer": 0}
+    assert behaviours.behaviour_text(doc) == pair.prompt
+    assert " " + behaviours.behaviour_choices(doc)[0] == pair.chosen
+    assert " " + behaviours.behaviour_choices(doc)[1] == pair.rejected
