@@ -71,16 +71,16 @@ class ExtractSettings:
 class TrainSettings:
     """BiPO and YaPO training (the bi-directional preference loss)."""
 
-    steps: int = _field(150, "optimiser steps per vector")
+    steps: int = _field(50, "optimiser steps per vector")
     batch_size: int = _field(4, "preference pairs per step")
     learning_rate: float = _field(5e-4, "AdamW learning rate")
     weight_decay: float = _field(0.05, "AdamW weight decay")
-    warmup_steps: int = _field(10, "linear warm-up steps before the cosine schedule")
+    warmup_steps: int = _field(5, "linear warm-up steps before the cosine schedule")
     beta: float = _field(0.1, "inverse temperature β of the preference loss")
     reference: str = _field("unsteered", "reference policy: unsteered (divide by π(·|h)) or none")
     l1: float = _field(0.0, "YaPO: L1 penalty on the latent vector (0 = off)")
-    eval_every: int = _field(50, "log the loss on held-out test-split pairs every N steps; 0: no held-out pairs")
-    checkpoint_every: int = _field(50, "write a checkpoint every N steps, so an interrupted run resumes there")
+    eval_every: int = _field(25, "log the loss on held-out test-split pairs every N steps; 0: no held-out pairs")
+    checkpoint_every: int = _field(10, "write a checkpoint every N steps, so an interrupted run resumes there")
     pair_batch_size: int = _field(8, "prompts per forward pass while finding the on-policy rejected answers")
 
 
@@ -117,8 +117,8 @@ class RunConfig:
     data: str | None = _field(None, "item source for culturebench.loaders.load_items; null: $CULTUREBENCH_DATA, "
                                     "else the bundled benchmark")
     country: str = _field("morocco", "country the vectors steer toward (its language group is evaluated)")
-    settings: list[str] = _field(list(SETTINGS), "localization settings to build vectors for: localized, "
-                                                 "nonlocalized, both (one vector per method and setting)")
+    settings: list[str] = _field(["both"], "localization settings to build vectors for: localized, nonlocalized, "
+                                           "both (one vector per method and setting)")
     methods: list[str] = _field(list(METHODS), "steering methods: caa, sas (extracted), bipo, yapo (trained)")
     layer: int | None = _field(None, "decoder block to steer, 0-based; null: the SAE's layer, else the preset's")
     sae: str | None = _field(None, "SAE for SAS and YaPO (sae-lens folder, params.npz or RELEASE/SAE_ID); "
@@ -143,7 +143,6 @@ class RunConfig:
 # A few items and steps per stage, on the real default model: every stage runs, in minutes.
 QUICK_PROFILE: dict[str, Any] = {
     "out": "runs/quick",
-    "settings": ["nonlocalized"],
     "train_items": 4,
     "train.steps": 2,
     "train.warmup_steps": 1,

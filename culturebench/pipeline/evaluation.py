@@ -66,6 +66,7 @@ def _evaluate(context: StageContext, job: EvalJob) -> dict:
     target = context.path(job.folder)
     staged = staging_dir(target)
     lm = context.resources.lm
+    context.resources.check_clean_model()
     if job.vector is None:
         lm.load_vectors(None)
     else:
@@ -92,6 +93,7 @@ def _evaluate(context: StageContext, job: EvalJob) -> dict:
         )
     finally:
         lm.remove_steering()
+    context.resources.check_clean_model()
     samples = results.pop("samples")
     tracker.save_results_aggregated(results=results, samples=samples)
     for task_name in results["configs"]:
@@ -102,7 +104,7 @@ def _evaluate(context: StageContext, job: EvalJob) -> dict:
 
 
 def _model_args(plan: Plan, job: EvalJob) -> dict:
-    """The model arguments recorded in lm-eval's results (the model itself is passed as an object)."""
+    """Return the model arguments recorded in lm-eval's results (the model itself is passed as an object)."""
     args = {"pretrained": plan.model.model_id, "dtype": plan.config.dtype, "positions": plan.config.positions}
     if job.vector is not None:
         args["vector"] = str(job.vector)
@@ -124,9 +126,9 @@ def manifest(plan: Plan, job: EvalJob, folder: Path, started: float) -> dict:
     if job.vector is not None:
         vector = _relative(job.vector, folder)
     sae = None
-    if job.method in ("sas", "yapo") and plan.sae is not None:
+    if job.method in ("sas", "yapo") and plan.sae is not None and not job.given:
         sae = {"path": plan.sae.spec, "sha256": plan.sae.identity.get("weights_sha256")}
-    return {
+    document = {
         "kind": "run",
         "name": job.name,
         "method": job.method,
@@ -153,6 +155,11 @@ def manifest(plan: Plan, job: EvalJob, folder: Path, started: float) -> dict:
         "status": "ok",
         "error": None,
     }
+    if job.given:
+        # The leaderboard reads what run.json leaves out from the vector file's header instead.
+        for key in ("layer", "sae", "setting", "country"):
+            del document[key]
+    return document
 
 
 def _relative(path: Path, folder: Path) -> str:

@@ -1,6 +1,6 @@
 """Stage 5: score the open-ended answers of every evaluated setting with the configured LLM judge.
 
-Without `judge.spec` the stage does nothing and says so. With it, the evaluation stage also ran
+Without `judge.spec` the stage does nothing and logs why. With it, the evaluation stage also ran
 the `_oe` task, and each setting gets `evals/<name>/judge/judge.jsonl` plus its summary, which
 the leaderboard joins to the samples. API keys come from the environment, as for `culturebench judge`.
 """

@@ -1,8 +1,8 @@
 """Stage 6a: per-setting metrics from the evaluation samples, written to `metrics.json`.
 
-For each evaluated setting the MCQ task's samples give, per item, its variant, whether it was
-answered correctly (`acc_norm` for log-likelihood tasks, `acc` for `\\boxed{k}` tasks) and the
-chosen option. From them: localized and non-localized accuracy, RCA and PNLG with bootstrap 95%
+For each evaluated setting the MCQ task's samples give, per item, its variant, the chosen option
+and whether it is correct (`acc_norm` for log-likelihood tasks, `acc` for `\\boxed{k}` tasks).
+From them: localized and non-localized accuracy, RCA and PNLG with bootstrap 95%
 CIs (`culturebench.metrics.setting_summary`), each country's dominance bias on non-localized
 items, the Western-option preference per variant, the extraction failure rate, the change from
 the baseline and, when judged, the mean open-ended judge score.
@@ -79,6 +79,7 @@ def setting_metrics(context: StageContext, job: EvalJob) -> dict[str, Any]:
     """Compute the metrics of one evaluated setting from its samples files."""
     plan = context.plan
     records = [record for task in plan.tasks for record in _samples(context.path(job.folder), task)]
+
     by_variant: dict[str, list[dict]] = {LOCALIZED: [], NONLOCALIZED: []}
     for record in records:
         by_variant.setdefault(record["variant"], []).append(record)
@@ -89,12 +90,14 @@ def setting_metrics(context: StageContext, job: EvalJob) -> dict[str, Any]:
             f"{job.name}: the samples hold {len(localized)} localized and {len(nonlocalized)} non-localized items; "
             "both are needed (raise eval.limit)"
         )
+
     values: dict[str, Any] = {
         "method": job.method,
         "setting": job.setting,
         "multiplier": job.multiplier,
         **metrics.setting_summary(localized, nonlocalized, alpha=plan.config.alpha, seed=plan.config.seed),
     }
+
     countries = LANGUAGE_COUNTRIES[plan.language]
     chosen = [record["chosen_country"] for record in by_variant[NONLOCALIZED]]
     values["dominance_bias"] = metrics.dominance_bias(chosen, countries)
@@ -103,6 +106,7 @@ def setting_metrics(context: StageContext, job: EvalJob) -> dict[str, Any]:
         for variant in (LOCALIZED, NONLOCALIZED)
     }
     values["extraction_failed"] = metrics.accuracy([record["extraction_failed"] for record in records])
+
     judge = _judge_scores(context.path(job.folder) / JUDGE_DIR / RESULTS_NAME)
     if judge is not None:
         values["judge"] = judge

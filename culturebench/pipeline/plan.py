@@ -54,6 +54,7 @@ class EvalJob:
     country: str | None
     vector: Path | None = None  # absolute path; None for the baseline
     multiplier: float | None = None
+    given: bool = False  # listed in eval.vectors rather than made by this run
 
     @property
     def folder(self) -> Path:
@@ -63,7 +64,7 @@ class EvalJob:
 
 @dataclass
 class ModelInfo:
-    """What the run knows about the model before loading its weights."""
+    """Facts about the model read before its weights load: shape, chat template and identity."""
 
     spec: str
     model_id: str
@@ -92,7 +93,7 @@ class Plan:
     run_dir: Path
     language: str
     model: ModelInfo
-    layer: int
+    layer: int | None  # None when no vector is made (baseline and given vectors only)
     protocol: str
     device: str
     sae: SAEInfo | None

@@ -28,6 +28,7 @@ class Resources:
 
         started = time.perf_counter()
         model, tokenizer = load_model(self.plan.config.model, dtype=self.plan.config.dtype, device=self.plan.device)
+        self.hooks_at_load = count_hooks(model)
         logger.info("loaded model %s in %.1f s", self.plan.config.model, time.perf_counter() - started)
         return model, tokenizer
 
@@ -79,6 +80,18 @@ class Resources:
             metadata[DATA_KEY] = self.plan.config.data
         return TaskManager(include_path=plugin.with_task_dir(None), metadata=metadata)
 
+    def check_clean_model(self) -> None:
+        """Raise when some stage left forward hooks on the shared model, which would steer the next evaluation."""
+        extra = count_hooks(self.model) - self.hooks_at_load
+        if extra:
+            raise RuntimeError(f"{extra} forward hook(s) are still registered on the model after the previous step; "
+                               "evaluating now would measure a steered model as another setting")
+
     def loaded(self, name: str) -> bool:
         """Return True when the resource `name` (e.g. `model_and_tokenizer`) was loaded."""
         return name in self.__dict__
+
+
+def count_hooks(model) -> int:
+    """Count the forward and forward-pre hooks registered on every module of `model`."""
+    return sum(len(module._forward_hooks) + len(module._forward_pre_hooks) for module in model.modules())

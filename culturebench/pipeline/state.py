@@ -64,7 +64,7 @@ def files_under(paths: Iterable[Path]) -> list[Path]:
 
 @dataclass
 class UnitRecord:
-    """What `state/<unit>.json` stores about a finished unit."""
+    """The record `state/<unit>.json` keeps of a finished unit."""
 
     key: str
     outputs: dict[str, str]
@@ -147,8 +147,8 @@ def staging_dir(target: Path) -> Path:
 def replace_dir(staged: Path, target: Path) -> None:
     """Move the finished folder `staged` to `target`, replacing any older `target`.
 
-    Each step is a rename, so `target` is either the old or the new complete folder; a crash
-    between the two renames leaves the old folder under a hidden name, removed by `clean_staging`.
+    Each step is a rename, so `target` is either the old or the new complete folder. A crash
+    between the two renames leaves the old folder under a hidden name, which `clean_staging` removes.
     """
     if target.exists():
         retired = target.with_name(f".{target.name}.old-{os.getpid()}.tmp")

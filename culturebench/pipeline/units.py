@@ -35,7 +35,7 @@ class Unit:
 
 @dataclass
 class StageReport:
-    """What one stage did: how many units it computed and reused, and its wall time."""
+    """The outcome of one stage: the units it computed and reused, its wall time and any note."""
 
     name: str
     computed: list[str] = field(default_factory=list)

@@ -1,8 +1,8 @@
 """Check a run configuration before any compute and resolve it into a `Plan`.
 
-Everything here reads configuration files and headers only (model `config.json`, SAE
-`cfg.json`, vector file headers, the item files); no weights are loaded, so a bad setting fails
-in seconds with a message that names the value and the fix.
+Everything here reads configuration files and headers only: model `config.json`, SAE
+`cfg.json`, vector file headers and the item files. No weights are loaded, so a bad setting
+fails in seconds with a message that names the value and the fix.
 """
 
 from __future__ import annotations
@@ -65,20 +65,26 @@ def build_plan(config: RunConfig) -> Plan:
 
 def check_settings(config: RunConfig) -> None:
     """Check the settings that need no file: names, choices and ranges."""
+    _check_names(config)
+    _check_counts(config)
+    _check_ranges(config)
+
+
+def _check_names(config: RunConfig) -> None:
     if config.country not in COUNTRY_LANGUAGE:
         raise CultureBenchError(
             f"unknown country {config.country!r}; choose one of {', '.join(sorted(COUNTRY_LANGUAGE))}"
         )
     _check_choices("settings", config.settings, SETTINGS)
     _check_choices("methods", config.methods, METHODS, allow_empty=True)
-    if not config.settings and config.methods:
-        raise CultureBenchError("settings is empty; name at least one of localized, nonlocalized, both "
-                                "(or set methods=[] to evaluate the baseline only)")
     _check_choice("protocol", config.protocol, PROTOCOLS)
     _check_choice("positions", config.positions, POSITIONS)
     _check_choice("dtype", config.dtype, DTYPES)
     _check_choice("eval.scope", config.eval.scope, EVAL_SCOPES)
     _check_choice("train.reference", config.train.reference, REFERENCES)
+
+
+def _check_counts(config: RunConfig) -> None:
     for name, value in (
         ("train.steps", config.train.steps),
         ("train.batch_size", config.train.batch_size),
@@ -93,14 +99,17 @@ def check_settings(config: RunConfig) -> None:
     for name, value in (("train_items", config.train_items), ("eval.limit", config.eval.limit),
                         ("eval.max_gen_toks", config.eval.max_gen_toks)):
         if value is not None and value < 1:
-            raise CultureBenchError(f"{name} must be at least 1 or null (all items), got {value}")
-    if config.train.warmup_steps < 0:
-        raise CultureBenchError(f"train.warmup_steps must be 0 or more, got {config.train.warmup_steps}")
-    if config.train.checkpoint_every < 0:
-        raise CultureBenchError(f"train.checkpoint_every must be 0 (no checkpoints) or more, got "
-                                f"{config.train.checkpoint_every}")
-    if config.train.eval_every < 0:
-        raise CultureBenchError(f"train.eval_every must be 0 (no held-out loss) or more, got {config.train.eval_every}")
+            raise CultureBenchError(f"{name} must be at least 1 or null (no limit), got {value}")
+    for name, value, zero in (
+        ("train.warmup_steps", config.train.warmup_steps, "no warm-up"),
+        ("train.checkpoint_every", config.train.checkpoint_every, "no checkpoints"),
+        ("train.eval_every", config.train.eval_every, "no held-out loss"),
+    ):
+        if value < 0:
+            raise CultureBenchError(f"{name} must be 0 ({zero}) or more, got {value}")
+
+
+def _check_ranges(config: RunConfig) -> None:
     if config.train.l1 < 0:
         raise CultureBenchError(f"train.l1 must be 0 or more, got {config.train.l1}")
     if not 0 < config.extract.tau <= 1:
@@ -268,10 +277,13 @@ def _local_sae(spec: str, path: Path, model: ModelInfo) -> SAEInfo:
     return SAEInfo(spec, d_in, d_sae, layer, identity)
 
 
-def _resolve_layer(config: RunConfig, model: ModelInfo, sae: SAEInfo | None) -> int:
+def _resolve_layer(config: RunConfig, model: ModelInfo, sae: SAEInfo | None) -> int | None:
+    """Return the steered layer: the SAE's, else the configured one, else the preset's; None without methods."""
     from culturebench.model_presets import get_preset
 
     layer = config.layer
+    if not config.methods and layer is None:
+        return None
     if sae is not None and sae.layer is not None:
         if layer is not None and layer != sae.layer:
             raise CultureBenchError(
@@ -344,7 +356,7 @@ def _eval_jobs(plan: Plan) -> list[EvalJob]:
             raise CultureBenchError(f"eval.vectors lists two files named {Path(text).stem!r}; rename one")
         names.add(name)
         jobs.append(EvalJob(name, vector.method, vector.setting, vector.country, Path(text).expanduser().resolve(),
-                            vector.default_multiplier))
+                            vector.default_multiplier, given=True))
     return jobs
 
 

@@ -2,7 +2,7 @@
 
 CAA and SAS are extracted from contrast sets built from the train items (each item's gold option
 against the other countries' options), as `culturebench extract` does. BiPO and YaPO are trained
-on the stage-2 pairs with `culturebench.steering.training.train_vector`; their logs go to
+on the stage-2 pairs with `culturebench.steering.training.train_vector`. Their logs go to
 `training/<name>.jsonl`, and a checkpoint in `checkpoints/` lets an interrupted training resume.
 Vector files keep a default multiplier of 1; evaluation passes the configured multiplier.
 """

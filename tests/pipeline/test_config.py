@@ -19,7 +19,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def test_defaults_cover_every_method_and_setting():
     config = load_config()
     assert config.methods == ["caa", "sas", "bipo", "yapo"]
-    assert config.settings == ["localized", "nonlocalized", "both"]
+    assert config.settings == ["both"]
     assert config.model == "default"
     assert config.out == "runs/default"
     assert config.judge.spec is None

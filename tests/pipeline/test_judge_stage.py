@@ -19,7 +19,6 @@ def judge_env(monkeypatch, tmp_path):
     monkeypatch.setenv("CULTUREBENCH_CACHE_DIR", str(tmp_path / "user-cache"))
 
 
-@pytest.mark.slow
 def test_configured_judge_scores_open_answers(tmp_path, tiny_model_dir, tiny_sae_dir, judge_env):
     run_dir = tmp_path / "run"
     with StubJudgeServer() as stub:

@@ -27,6 +27,11 @@ def _computed(report, stage: str) -> list[str]:
     return report.stage(stage).computed
 
 
+def _responses(run_dir: Path) -> list:
+    (samples,) = (run_dir / "evals" / "baseline").glob("lm_eval/*/samples_*.jsonl")
+    return [json.loads(line)["resps"] for line in samples.read_text(encoding="utf-8").splitlines()]
+
+
 def test_caa_run_writes_every_output(tmp_path, tiny_model_dir, tiny_sae_dir):
     run_dir = tmp_path / "run"
     report = run_pipeline(tiny_config(tiny_model_dir, tiny_sae_dir, run_dir, "methods=caa", "eval.limit=2",
@@ -88,6 +93,12 @@ def test_all_methods_reuse_and_recompute(tmp_path, tiny_model_dir, tiny_sae_dir)
     assert not list((run_dir / "checkpoints").glob("*"))
     inputs = collect_inputs([run_dir / "evals"])
     assert sorted(run.manifest.get("name") for run in inputs.runs) == ["baseline", *sorted(names)]
+
+    # The baseline was evaluated on the model object that extraction and training used before it;
+    # a fresh load that only evaluates the baseline must score every option identically.
+    alone = run_pipeline(tiny_config(tiny_model_dir, tiny_sae_dir, tmp_path / "alone", "methods="))
+    assert _computed(alone, "evaluate") == ["eval-baseline"]
+    assert _responses(tmp_path / "alone") == _responses(run_dir)
 
     again = run_pipeline(tiny_config(tiny_model_dir, tiny_sae_dir, run_dir))
     assert not again.weights_loaded

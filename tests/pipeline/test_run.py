@@ -10,7 +10,7 @@ import pytest
 from culturebench.cli import main
 
 STAGES = ("model", "pairs", "vectors", "evaluate", "judge", "report")
-EVALUATED = ["baseline"] + [f"{method}-morocco-nonlocalized" for method in ("caa", "sas", "bipo", "yapo")]
+EVALUATED = ["baseline"] + [f"{method}-morocco-both" for method in ("caa", "sas", "bipo", "yapo")]
 
 
 @pytest.mark.slow
@@ -33,7 +33,7 @@ def test_quick_run_then_rerun_reuses_stages(tmp_path, capsys):
     assert metrics["model"] == "google/gemma-3-270m"
     for name in EVALUATED[1:]:
         assert (run_dir / "vectors" / f"{name}.safetensors").is_file()
-    for name in ("bipo-morocco-nonlocalized", "yapo-morocco-nonlocalized"):
+    for name in ("bipo-morocco-both", "yapo-morocco-both"):
         assert (run_dir / "training" / f"{name}.jsonl").is_file()
 
     started = time.perf_counter()

@@ -115,8 +115,8 @@ def test_given_vector_becomes_an_eval_job(tmp_path, tiny_model_dir, tiny_sae_dir
 
 
 def test_missing_training_fails_loudly(tmp_path, tiny_model_dir, tiny_sae_dir, monkeypatch):
-    # A None entry in sys.modules makes the import raise ImportError, as a missing module does; the
-    # package attribute left by an earlier import must go too, or `from package import name` finds it.
+    # A None entry in sys.modules makes the import raise ImportError, as a missing module does. The
+    # package attribute left by an earlier import must go too, because `from package import name` reads it.
     import culturebench.steering
 
     monkeypatch.setitem(sys.modules, "culturebench.steering.training", None)
@@ -182,5 +182,5 @@ def test_default_configuration_plans_the_demo(tmp_path):
     assert plan.layer == 6
     assert plan.protocol == "ll"
     assert plan.tasks == ["culture_arabic_morocco_both_ll"]
-    assert len(plan.vectors) == 12
-    assert len(plan.evals) == 13
+    assert [job.name for job in plan.vectors] == [f"{method}-morocco-both" for method in ("caa", "sas", "bipo", "yapo")]
+    assert len(plan.evals) == 5
