@@ -27,7 +27,7 @@ LAYER = get_preset("default").default_layer
 def vectors(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("default-vectors")
     paths = {"caa": folder / "caa.safetensors", "sas": folder / "sas.safetensors"}
-    # NOTE: a random JumpReLU SAE on the preset layer stands in for an SAE trained on the default model.
+    # NOTE: a random JumpReLU SAE on the preset layer replaces an SAE trained on the default model.
     build_sae("jumprelu", d_in=640, d_sae=2048, layer=LAYER).save_model(folder / "sae")
     common = ["--country", COUNTRY, "--setting", "nonlocalized", "--batch-size", "16"]
     assert main(["extract", "--method", "caa", *common, "--out", str(paths["caa"])]) == 0
@@ -36,9 +36,16 @@ def vectors(tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
-def _resps(model: str, model_args: str) -> dict:
+@pytest.fixture(scope="module")
+def task_manager():
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager()
+
+
+def _resps(task_manager, model: str, model_args: str) -> dict:
     results = simple_evaluate(model=model, model_args=model_args, tasks=["culture_arabic_nonloc_ll"], limit=2,
-                              batch_size=8, device="cpu", log_samples=True)
+                              batch_size=8, device="cpu", log_samples=True, task_manager=task_manager)
     return {task: [sample["resps"] for sample in samples] for task, samples in results["samples"].items()}
 
 
@@ -54,11 +61,12 @@ def test_vectors_from_train_split(vectors):
     assert int(sas.extra["positives"]) == 25
 
 
-def test_zero_multiplier_reproduces_unsteered(vectors):
+def test_zero_multiplier_reproduces_unsteered(vectors, task_manager):
     path = resolve_model_path("default")
-    plain = _resps("hf", f"pretrained={path}")
-    zero = _resps("steered_hf", f"pretrained=default,vector={vectors['caa']};{vectors['sas']},multiplier=0")
-    steered = _resps("steered_hf", f"pretrained=default,vector={vectors['caa']};{vectors['sas']},multiplier=8")
+    files = f"{vectors['caa']};{vectors['sas']}"
+    plain = _resps(task_manager, "hf", f"pretrained={path}")
+    zero = _resps(task_manager, "steered_hf", f"pretrained=default,vector={files},multiplier=0")
+    steered = _resps(task_manager, "steered_hf", f"pretrained=default,vector={files},multiplier=8")
     assert zero == plain
     assert steered["culture_arabic_nonloc_ll"] != plain["culture_arabic_nonloc_ll"]
 
