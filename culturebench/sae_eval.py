@@ -44,16 +44,21 @@ def block_outputs(model, tokenizer, texts: list[str], layer: int, *, context_siz
                   max_tokens: int = 50_000, batch_rows: int = 8):
     """Return the output of decoder block `layer` for packed held-out text, <bos> positions removed.
 
-    Texts are packed in their given order with `culturebench.sae_training.pack_rows` without shuffling,
-    so the same texts always give the same tokens. Returns a float32 tensor (tokens, d_model).
+    Texts are packed in their given order with `culturebench.sae_training.pack_rows` without
+    shuffling, so the same texts always give the same tokens. Returns a float32 tensor (tokens, d_model).
     """
-    import torch
-
     from culturebench.sae_training import pack_rows
 
     rows = pack_rows(texts, tokenizer, context_size, max_tokens, seed=None) if texts else []
     if not rows:
         raise ValueError("no held-out tokens: the texts are shorter than one context window")
+    return activations_of_rows(model, tokenizer, rows, layer, batch_rows=batch_rows)
+
+
+def activations_of_rows(model, tokenizer, rows: list[list[int]], layer: int, *, batch_rows: int = 8):
+    """Return block `layer`'s output for rows of token ids, <bos> positions removed, as float32 (tokens, d_model)."""
+    import torch
+
     tokens = torch.tensor(rows, dtype=torch.long, device=model.device)
     captured: list = []
 

@@ -47,6 +47,7 @@ class SaeTrainingSettings:
     aux_loss_coefficient: float = 1.0
     dead_feature_window: int = 150  # training steps without firing before the TopK auxiliary loss revives a latent
     norm_estimate_batches: int = 20
+    init_rows: int = 64  # rows whose mean activation initialises the decoder bias
     checkpoints: int = 0  # intermediate checkpoints, kept in <out>-checkpoints until training finishes
     model_dtype: str = "bfloat16"
     device: str = "cpu"
@@ -155,6 +156,34 @@ def build_runner_config(settings: SaeTrainingSettings, model_path: str, hidden_s
     )
 
 
+def initial_sae(runner_config, model_path: str, settings: SaeTrainingSettings, layer: int, rows: list[list[int]]):
+    """Build the untrained SAE with its decoder bias set to the mean activation.
+
+    Gemma 3's block outputs share a large mean (norm about 5,000 at layer 7, against about 1,200
+    for a token's deviation from it). sae-lens 6 initialises the decoder bias to zero, so at first
+    every token's pre-activations are dominated by that shared direction, the same latents win
+    the top-k for every token, and most latents never fire. Starting from the mean avoids that.
+    """
+    import torch
+    from sae_lens import TrainingSAE, TrainingSAEConfig
+    from transformers import AutoTokenizer
+
+    from culturebench.models import load_model
+    from culturebench.sae_eval import activations_of_rows
+
+    sae = TrainingSAE.from_dict(TrainingSAEConfig.from_dict(runner_config.get_training_sae_cfg_dict()).to_dict())
+    model, _ = load_model(model_path, dtype=settings.model_dtype, device=settings.device)
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    sample = activations_of_rows(model, tokenizer, rows[:settings.init_rows], layer)
+    del model
+    # The runner trains on activations rescaled to an expected norm of sqrt(d_model). The bias
+    # lives in that space, so it gets the same factor, estimated on this sample.
+    scale = sample.shape[-1] ** 0.5 / sample.norm(dim=-1).mean()
+    with torch.no_grad():
+        sae.b_dec.copy_((sample.mean(dim=0) * scale).to(sae.b_dec.dtype))
+    return sae
+
+
 def train_sae(settings: SaeTrainingSettings, out_dir: Path) -> dict:
     """Train an SAE, save it to `out_dir` in sae-lens format and return its quality numbers.
 
@@ -199,7 +228,8 @@ def train_sae(settings: SaeTrainingSettings, out_dir: Path) -> dict:
         runner_config = build_runner_config(settings, model_path, config.hidden_size, layer, str(train_path),
                                             work_dir, checkpoint_dir)
         started = time.perf_counter()
-        LanguageModelSAETrainingRunner(runner_config, override_dataset=dataset).run()
+        sae = initial_sae(runner_config, model_path, settings, layer, rows)
+        LanguageModelSAETrainingRunner(runner_config, override_dataset=dataset, override_sae=sae).run()
         seconds = time.perf_counter() - started
         _export(work_dir / "final", out_dir, settings, layer)
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
@@ -224,8 +254,8 @@ def train_sae(settings: SaeTrainingSettings, out_dir: Path) -> dict:
 def export_checkpoint(checkpoint_dir: Path, out_dir: Path, settings: SaeTrainingSettings, layer: int) -> None:
     """Save an intermediate sae-lens training checkpoint as an inference SAE in `out_dir`.
 
-    Checkpoints hold the SAE as trained on rescaled activations, with the scaling factor in
-    activation_scaler.json; the factor is folded into the weights here, as sae-lens does at the end
+    A checkpoint contains the SAE as trained on rescaled activations, and the scaling factor sits in
+    activation_scaler.json. The factor is folded into the weights here, as sae-lens does at the end
     of training.
     """
     from sae_lens import TrainingSAE
@@ -259,6 +289,7 @@ def _export(trained_dir: Path, out_dir: Path, settings: SaeTrainingSettings, lay
     out_dir.mkdir(parents=True, exist_ok=True)
     temporary = out_dir / f".sae_weights.safetensors.tmp-{os.getpid()}"
     save_file(weights, str(temporary), metadata={"format": "pt"})
+    os.chmod(temporary, 0o644)
     os.replace(temporary, out_dir / "sae_weights.safetensors")
     _write_json(out_dir / "cfg.json", cfg)
 
