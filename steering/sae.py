@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -117,7 +118,10 @@ def load_sae(spec: str | Path, *, device: str = "cpu", dtype: str = "float32", h
 def _load_sae_lens_folder(path: Path, device: str, dtype: str):
     from sae_lens import SAE
 
-    return SAE.load_from_disk(path, device=device, dtype=dtype)
+    with warnings.catch_warnings():
+        # The warning advises loading the model through TransformerLens, which culturebench does not use.
+        warnings.filterwarnings("ignore", message=".*model_from_pretrained_kwargs.*")
+        return SAE.load_from_disk(path, device=device, dtype=dtype)
 
 
 def _load_release(release: str, sae_id: str, device: str, dtype: str):
