@@ -12,9 +12,8 @@ from lm_eval import simple_evaluate
 
 from culturebench.cli import main
 from culturebench.model_presets import get_preset
-from culturebench.models import resolve_model_path
+from culturebench.models import default_sae_path, resolve_model_path
 from culturebench.steering.vectors import load_vector
-from tests.steering.sae_fixtures import build_sae
 
 pytestmark = pytest.mark.slow
 
@@ -27,12 +26,10 @@ LAYER = get_preset("default").default_layer
 def vectors(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("default-vectors")
     paths = {"caa": folder / "caa.safetensors", "sas": folder / "sas.safetensors"}
-    # NOTE: a random JumpReLU SAE on the preset layer replaces an SAE trained on the default model.
-    build_sae("jumprelu", d_in=640, d_sae=2048, layer=LAYER).save_model(folder / "sae")
     common = ["--country", COUNTRY, "--setting", "nonlocalized", "--batch-size", "16"]
     assert main(["extract", "--method", "caa", *common, "--out", str(paths["caa"])]) == 0
-    assert main(["extract", "--method", "sas", "--sae", str(folder / "sae"), "--tau", "0.5", *common,
-                 "--out", str(paths["sas"])]) == 0
+    # Without --sae, SAS reads the SAE bundled for the default model.
+    assert main(["extract", "--method", "sas", *common, "--out", str(paths["sas"])]) == 0
     return paths
 
 
@@ -57,8 +54,10 @@ def test_vectors_from_train_split(vectors):
     assert caa.vector.shape == (640,)
     assert caa.norm > 0
     assert (sas.space, sas.layer) == ("sae", LAYER)
-    assert sas.vector.shape == (2048,)
+    assert sas.sae.spec == str(default_sae_path())
+    assert sas.vector.shape == (sas.sae.d_sae,)
     assert int(sas.extra["positives"]) == 25
+    assert sas.l0 > 0
 
 
 def test_zero_multiplier_reproduces_unsteered(vectors, task_manager):
