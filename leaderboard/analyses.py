@@ -145,7 +145,8 @@ def _patching(path: Path, data: dict[str, Any]) -> PatchingCurve:
         intervals = [None] * len(layers)
     valid = [point for point in zip(layers, correct, western, intervals) if point[0] is not None]
     valid.sort(key=lambda point: point[0])
-    parts = [as_text(data.get(key)) for key in ("model", "country")]
+    # A curve over all countries of a language group names the group instead of a country.
+    parts = [as_text(data.get("model")), as_text(data.get("country")) or as_text(data.get("language"))]
     label = " ".join(part for part in parts if part) or path.stem
     return PatchingCurve(
         path=path,

@@ -10,8 +10,10 @@ options and correct answer) and one decoder block ℓ:
    turn the scores into a distribution over the options with a softmax.
 
 `delta_correct` is P_patched(correct option) − P_non-localized(correct option), and
-`delta_western` is the same change for the Western control option. Both are averaged over pairs
-and reported with a percentile bootstrap 95% CI. Capturing and patching use the steering hooks
+`delta_western` is the same change for the Western control option. `shift` is the total variation
+distance between the patched and the unpatched option distributions: how much of anything the
+patch moves, whether or not it helps. All three are averaged over pairs and reported with a
+percentile bootstrap 95% CI. Capturing and patching use the steering hooks
 (`culturebench.steering.hooks`), so the patched state enters the model exactly where a steering
 vector would.
 
@@ -269,6 +271,8 @@ class LayerEffect:
     delta_correct_ci: tuple[float, float]
     delta_western: float | None
     delta_western_ci: tuple[float, float] | None
+    shift: float
+    shift_ci: tuple[float, float]
     p_correct: float
     p_western: float | None
 
@@ -292,11 +296,12 @@ class PatchingResult:
         return max(self.curve, key=lambda effect: effect.delta_correct).layer
 
     def baseline(self) -> dict[str, float | None]:
-        """Mean option probabilities without patching, for both forms."""
+        """Mean option probabilities of both forms without patching, and the shift between them."""
         values = {
             "p_correct_localized": _mean(p.localized[p.correct] for p in self.pairs),
             "p_correct_nonlocalized": _mean(p.nonlocalized[p.correct] for p in self.pairs),
         }
+        values["shift_localized"] = _mean(_total_variation(p.localized, p.nonlocalized) for p in self.pairs)
         western = [p for p in self.pairs if p.western is not None]
         values["p_western_localized"] = _mean(p.localized[p.western] for p in western) if western else None
         values["p_western_nonlocalized"] = _mean(p.nonlocalized[p.western] for p in western) if western else None
@@ -322,6 +327,8 @@ class PatchingResult:
                     "delta_correct_ci": list(effect.delta_correct_ci),
                     "delta_western": effect.delta_western,
                     "delta_western_ci": list(effect.delta_western_ci) if effect.delta_western_ci else None,
+                    "shift": effect.shift,
+                    "shift_ci": list(effect.shift_ci),
                     "p_correct": effect.p_correct,
                     "p_western": effect.p_western,
                 }
@@ -329,7 +336,17 @@ class PatchingResult:
             ],
             "best_layer": self.best_layer,
             "baseline": self.baseline(),
-            "pair_ids": [pair.pair_id for pair in self.pairs],
+            "pairs": [
+                {
+                    "pair_id": pair.pair_id,
+                    "correct": pair.correct,
+                    "western": pair.western,
+                    "localized": pair.localized,
+                    "nonlocalized": pair.nonlocalized,
+                    "patched": {str(layer): values for layer, values in pair.patched.items()},
+                }
+                for pair in self.pairs
+            ],
             "settings": self.settings,
             "culturebench_version": __version__,
         }
@@ -339,6 +356,10 @@ def _mean(values) -> float:
     return statistics.fmean(values)
 
 
+def _total_variation(first: Sequence[float], second: Sequence[float]) -> float:
+    return 0.5 * sum(abs(a - b) for a, b in zip(first, second))
+
+
 def summarise(pairs: Sequence[PairEffect], layers: Sequence[int], *, seed: int = 0) -> list[LayerEffect]:
     """Average the per-pair changes at each layer and attach bootstrap 95% CIs."""
     curve = []
@@ -346,6 +367,7 @@ def summarise(pairs: Sequence[PairEffect], layers: Sequence[int], *, seed: int =
         correct = [p.patched[layer][p.correct] - p.nonlocalized[p.correct] for p in pairs]
         western_pairs = [p for p in pairs if p.western is not None]
         western = [p.patched[layer][p.western] - p.nonlocalized[p.western] for p in western_pairs]
+        shift = [_total_variation(p.patched[layer], p.nonlocalized) for p in pairs]
         curve.append(
             LayerEffect(
                 layer=layer,
@@ -353,6 +375,8 @@ def summarise(pairs: Sequence[PairEffect], layers: Sequence[int], *, seed: int =
                 delta_correct_ci=bootstrap_ci(correct, statistics.fmean, seed=seed),
                 delta_western=_mean(western) if western else None,
                 delta_western_ci=bootstrap_ci(western, statistics.fmean, seed=seed) if western else None,
+                shift=_mean(shift),
+                shift_ci=bootstrap_ci(shift, statistics.fmean, seed=seed),
                 p_correct=_mean(p.patched[layer][p.correct] for p in pairs),
                 p_western=_mean(p.patched[layer][p.western] for p in western_pairs) if western_pairs else None,
             )

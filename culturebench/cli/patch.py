@@ -24,7 +24,8 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--country", default=None, help="country id whose item pairs are patched (e.g. morocco)")
     parser.add_argument("--language", default=None,
-                        help="language group; without --country, pairs of every country of the group are used")
+                        help="language group; without --country, pairs of every country of the group are used "
+                             "(without both, pairs of every language)")
     parser.add_argument("--model", default="default", help="preset name, Hugging Face id or local folder (default: default)")
     parser.add_argument("--data", default=None, help="item source (default: the bundled benchmark)")
     parser.add_argument("--split", default="train", choices=("train", "test", "all"),
@@ -45,8 +46,6 @@ def register(subparsers) -> None:
 
 def select_scope(country: str | None, language: str | None) -> tuple[str | None, str | None]:
     """Check `--country` and `--language` and return them, the language filled in from the country."""
-    if country is None and language is None:
-        raise CultureBenchError("pass --country (e.g. morocco) or --language (e.g. arabic)")
     if country is not None and country not in COUNTRY_LANGUAGE:
         raise CultureBenchError(f"unknown country {country!r}; known: {', '.join(sorted(COUNTRY_LANGUAGE))}")
     if language is not None and language not in LANGUAGE_COUNTRIES:
@@ -97,7 +96,8 @@ def run(args) -> int:
             f"{args.split!r} split of {dataset.origin}; try --split all or another --data"
         )
     pairs = sample_pairs(available, args.n, args.seed)
-    logger.info("patching %d of %d pairs (%s, %s split)", len(pairs), len(available), country or language, args.split)
+    logger.info("patching %d of %d pairs (%s, %s split)", len(pairs), len(available),
+                country or language or "all languages", args.split)
 
     model, tokenizer = load_model(args.model, dtype=args.dtype, device=args.device)
     if args.apply_chat_template and not getattr(tokenizer, "chat_template", None):

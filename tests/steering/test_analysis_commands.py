@@ -43,7 +43,7 @@ def test_patch_command_writes_curve(tiny_model_dir, tmp_path, capsys):
 @pytest.mark.parametrize("arguments, message", [
     (["--language", "arabic", "--country", "mexico"], "belongs to 'spanish'"),
     (["--country", "atlantis"], "unknown country"),
-    ([], "pass --country"),
+    (["--language", "klingon"], "unknown language"),
     (["--country", "morocco", "--layers", "1,x"], "invalid --layers"),
     (["--country", "morocco", "--n", "0"], "invalid --n"),
 ])
@@ -106,3 +106,15 @@ def test_report_generalisation_method_count(tmp_path, capsys):
 def test_report_sweep_needs_sweep_folder(tmp_path, capsys):
     assert main(["report", "sweep", str(tmp_path), "--out", str(tmp_path / "s.json")]) == 2
     assert "no multiplier_*/results.json" in capsys.readouterr().err
+
+
+def test_language_curve_label():
+    from pathlib import Path
+
+    from culturebench.leaderboard.analyses import Analyses, add_analysis
+
+    analyses = Analyses()
+    for scope in ({"country": "morocco", "language": "arabic"}, {"country": None, "language": "arabic"}, {}):
+        document = {"kind": "activation_patching", "model": "m", "layers": [0], "delta_correct": [0.1], **scope}
+        add_analysis(analyses, Path("p.json"), document, "activation_patching")
+    assert [curve.label for curve in analyses.patching] == ["m morocco", "m arabic", "m"]

@@ -158,6 +158,13 @@ def test_curve_json_layout(tiny_tokenizer):
     expected = sum(p.patched[2][p.correct] - p.nonlocalized[p.correct] for p in result.pairs) / 2
     assert math.isclose(data["delta_correct"][2], expected)
     assert data["baseline"]["p_western_nonlocalized"] is not None
+    first = data["pairs"][0]
+    assert first["pair_id"] == "es-1"
+    assert first["patched"]["2"] == result.pairs[0].patched[2]
+    shift = sum(0.5 * sum(abs(a - b) for a, b in zip(p.patched[2], p.nonlocalized)) for p in result.pairs) / 2
+    assert math.isclose(data["curve"][2]["shift"], shift)
+    assert data["curve"][2]["shift_ci"][0] <= shift <= data["curve"][2]["shift_ci"][1]
+    assert 0.0 <= data["baseline"]["shift_localized"] <= 1.0
 
 
 def test_summarise_without_western_option():
@@ -167,6 +174,7 @@ def test_summarise_without_western_option():
                         patched={0: [0.7, 0.3]})
     (point,) = summarise([effect], [0])
     assert math.isclose(point.delta_correct, 0.2)
+    assert math.isclose(point.shift, 0.2)
     assert point.delta_western is None
     assert point.delta_western_ci is None
 
