@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from culturebench import bundled, deep_culture_lense
 from culturebench.errors import CultureBenchError, ValidationError
 from culturebench.items import LANGUAGE_COUNTRIES, Dataset, Item, extend_groups
@@ -38,7 +40,15 @@ def load_items(source: str | Path | None = None, *, skip_invalid: bool = False) 
     Invalid rows raise `ValidationError` naming file, row and field; with `skip_invalid=True`
     they are dropped instead, each one logged and listed in `Dataset.skipped`.
     """
-    origin, triples, problems, groups = _read(source)
+    try:
+        origin, triples, problems, groups = _read(source)
+    except UnicodeDecodeError as error:
+        raise ValidationError(
+            f"{source}: not UTF-8 text (byte {error.object[error.start]:#04x} at offset {error.start}); "
+            "re-save the file as UTF-8"
+        ) from error
+    except (json.JSONDecodeError, yaml.YAMLError) as error:
+        raise ValidationError(f"{source}: invalid JSON or YAML ({error}); fix the syntax and retry") from error
     problems = problems + check_items(triples, groups)
     if problems and not skip_invalid:
         raise_for_problems(problems)
@@ -82,7 +92,7 @@ def _read(source: str | Path | None) -> tuple[str, list[tuple[Item, str, str]], 
             f"unsupported data file {text!r}; expected one of {list(ITEM_FILE_SUFFIXES)} or .yaml seeds"
         )
     records = list(_records(path))
-    if records and deep_culture_lense.is_layout(list(records[0][1])):
+    if records and isinstance(records[0][1], dict) and deep_culture_lense.is_layout(list(records[0][1])):
         triples, problems = deep_culture_lense.rows_to_items(deep_culture_lense.load_local(path), str(path))
         return str(path), triples, problems, LANGUAGE_COUNTRIES
     triples, problems = _records_to_items(records, str(path))

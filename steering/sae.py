@@ -120,7 +120,7 @@ def _load_sae_lens_folder(path: Path, device: str, dtype: str):
 
     with warnings.catch_warnings():
         # The warning advises loading the model through TransformerLens, which culturebench does not use.
-        warnings.filterwarnings("ignore", message=r"\s*This SAE has non-empty model_from_pretrained_kwargs")
+        warnings.filterwarnings("ignore", message=r"(?s)\s*This SAE has non-empty model_from_pretrained_kwargs")
         return SAE.load_from_disk(path, device=device, dtype=dtype)
 
 

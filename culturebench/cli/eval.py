@@ -33,7 +33,7 @@ def register(subparsers) -> None:
     parser.add_argument("--model", default="hf", help="lm-eval model type, e.g. hf or steered_hf (default hf)")
     parser.add_argument("--model-args", default="",
                         help="lm-eval model arguments, e.g. pretrained=google/gemma-3-270m,dtype=float32")
-    parser.add_argument("--device", default=None, help="device for the model, e.g. cpu or cuda:0 (default: lm-eval's)")
+    parser.add_argument("--device", default=None, help="device for the model, e.g. cpu or cuda:0 (default: cuda:0 if available, else cpu)")
     parser.add_argument("--batch-size", default="1", help="batch size, or auto (default 1)")
     parser.add_argument("--limit", type=float, default=None,
                         help="evaluate only the first N documents per task (a value below 1 is a fraction)")
@@ -95,7 +95,7 @@ def _evaluate(args: argparse.Namespace, tasks: list[str], metadata: dict) -> dic
         model_args=args.model_args,
         tasks=tasks,
         batch_size=args.batch_size,
-        device=args.device,
+        device=args.device or _default_device(),
         limit=args.limit,
         gen_kwargs=args.gen_kwargs,
         apply_chat_template=args.apply_chat_template,
@@ -112,3 +112,10 @@ def _evaluate(args: argparse.Namespace, tasks: list[str], metadata: dict) -> dic
         tracker.save_results_samples(task_name=task_name, samples=samples[task_name])
     logger.info("wrote results and samples under %s", args.output)
     return results
+
+
+def _default_device() -> str:
+    # lm-eval's HFLM falls back to "cuda" when given no device, which fails on CPU-only torch.
+    import torch
+
+    return "cuda:0" if torch.cuda.is_available() else "cpu"

@@ -164,3 +164,24 @@ def test_csv_rows_numbered_like_a_spreadsheet(tmp_path):
     frame.to_csv(path, index=False)
     with pytest.raises(ValidationError, match=r"row 3: field 'country'"):
         load_items(path)
+
+
+def test_non_utf8_file_is_named(tmp_path):
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(b'\xff{"id": "x"}\n')
+    with pytest.raises(ValidationError, match=r"not UTF-8 text \(byte 0xff at offset 0\)"):
+        load_items(path)
+
+
+def test_truncated_json_file(tmp_path):
+    path = tmp_path / "items.json"
+    path.write_text('{"items": [', encoding="utf-8")
+    with pytest.raises(ValidationError, match=r"invalid JSON or YAML"):
+        load_items(path)
+
+
+def test_row_that_is_not_an_object(tmp_path):
+    path = tmp_path / "items.jsonl"
+    path.write_text("5\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match=r"row 1: field '\*': expected an object, got int"):
+        load_items(path)
