@@ -17,6 +17,7 @@ from culturebench.pipeline.config import render_config
 from culturebench.pipeline.runner import run_pipeline
 from culturebench.pipeline.summary import format_report
 from culturebench.steering.vectors import load_vector
+from tests import tiny_models
 from tests.pipeline.conftest import TINY_LAYER, tiny_config
 
 RUN_MANIFEST_FIELDS = ("kind", "name", "method", "setting", "country", "model", "vector", "vector_sha256", "layer",
@@ -76,14 +77,40 @@ def test_caa_run_writes_every_output(tmp_path, tiny_model_dir, tiny_sae_dir):
     assert str(report.index) in text
 
 
+def _interrupted_run(config, tmp_path: Path, marker: Path) -> None:
+    """Run `culturebench run` on `config` in a child process and kill it once `marker` exists."""
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(render_config(config), encoding="utf-8")
+    log = tmp_path / "interrupted.log"
+    with log.open("w", encoding="utf-8") as output:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("culturebench")), "run", "--config", str(config_file)],
+            stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + 600
+        while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    assert marker.exists(), f"the run ended or timed out before writing {marker.name}:\n{log.read_text()[-2000:]}"
+
+
 @pytest.mark.slow
-def test_all_methods_reuse_and_recompute(tmp_path, tiny_model_dir, tiny_sae_dir):
+def test_all_methods_resume_reuse_and_recompute(tmp_path, tiny_model_dir, tiny_sae_dir):
     run_dir = tmp_path / "run"
-    first = run_pipeline(tiny_config(tiny_model_dir, tiny_sae_dir, run_dir))
+    config = tiny_config(tiny_model_dir, tiny_sae_dir, run_dir)
     names = [f"{method}-morocco-nonlocalized" for method in ("caa", "sas", "bipo", "yapo")]
-    assert _computed(first, "vectors") == [f"vector-{name}" for name in names]
-    assert _computed(first, "evaluate") == ["eval-baseline"] + [f"eval-{name}" for name in names]
-    assert first.weights_loaded
+    _interrupted_run(config, tmp_path, run_dir / "state" / "eval-baseline.json")
+    assert not (run_dir / "metrics.json").exists()
+
+    resumed = run_pipeline(config)
+    assert resumed.stage("pairs").reused == ["pairs-morocco-nonlocalized"]
+    assert resumed.stage("vectors").reused == [f"vector-{name}" for name in names]
+    evaluations = resumed.stage("evaluate")
+    assert "eval-baseline" in evaluations.reused
+    assert sorted(evaluations.reused + evaluations.computed) == sorted(["eval-baseline"] + [f"eval-{n}" for n in names])
+    assert not [path for path in run_dir.rglob(".*.tmp")]
     for method in ("bipo", "yapo"):
         log = (run_dir / "training" / f"{method}-morocco-nonlocalized.jsonl").read_text(encoding="utf-8")
         assert [json.loads(line)["step"] for line in log.splitlines()] == [1, 2]
@@ -94,17 +121,17 @@ def test_all_methods_reuse_and_recompute(tmp_path, tiny_model_dir, tiny_sae_dir)
     inputs = collect_inputs([run_dir / "evals"])
     assert sorted(run.manifest.get("name") for run in inputs.runs) == ["baseline", *sorted(names)]
 
-    # The baseline was evaluated on the model object that extraction and training used before it;
-    # a fresh load that only evaluates the baseline must score every option identically.
+    # The interrupted process evaluated the baseline on the model object that extraction and training
+    # used before; a fresh load that only evaluates the baseline must score every option identically.
     alone = run_pipeline(tiny_config(tiny_model_dir, tiny_sae_dir, tmp_path / "alone", "methods="))
     assert _computed(alone, "evaluate") == ["eval-baseline"]
     assert _responses(tmp_path / "alone") == _responses(run_dir)
 
-    again = run_pipeline(tiny_config(tiny_model_dir, tiny_sae_dir, run_dir))
+    again = run_pipeline(config)
     assert not again.weights_loaded
     for stage in again.stages:
         assert stage.computed == [], f"stage {stage.name} recomputed {stage.computed}"
-    assert again.metrics == first.metrics
+    assert again.metrics == resumed.metrics
 
     changed = run_pipeline(tiny_config(tiny_model_dir, tiny_sae_dir, run_dir, "multipliers.caa=4"))
     assert _computed(changed, "vectors") == []
@@ -121,30 +148,21 @@ def test_all_methods_reuse_and_recompute(tmp_path, tiny_model_dir, tiny_sae_dir)
 
 
 @pytest.mark.slow
-def test_interrupted_run_resumes(tmp_path, tiny_model_dir, tiny_sae_dir):
+def test_chat_model_uses_boxed_tasks(tmp_path, tiny_sae_dir):
+    model_dir = tiny_models.save_pretrained_dir(tmp_path / "chat", chat_template=True)
     run_dir = tmp_path / "run"
-    config = tiny_config(tiny_model_dir, tiny_sae_dir, run_dir, "methods=caa,sas")
-    config_file = tmp_path / "tiny.yaml"
-    config_file.write_text(render_config(config), encoding="utf-8")
-    log = tmp_path / "interrupted.log"
-    with log.open("w", encoding="utf-8") as output:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("culturebench")), "run", "--config", str(config_file)],
-            stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        first_eval = run_dir / "state" / "eval-baseline.json"
-        deadline = time.monotonic() + 300
-        while not first_eval.exists() and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    assert first_eval.exists(), f"the run ended or timed out before its first evaluation:\n{log.read_text()[-2000:]}"
-    assert not (run_dir / "metrics.json").exists()
+    report = run_pipeline(tiny_config(model_dir, tiny_sae_dir, run_dir, "methods=caa,bipo", "layer=2",
+                                      "eval.limit=2", "eval.max_gen_toks=8"))
 
-    resumed = run_pipeline(config)
-    assert resumed.stage("vectors").reused == ["vector-caa-morocco-nonlocalized", "vector-sas-morocco-nonlocalized"]
-    assert "eval-baseline" in resumed.stage("evaluate").reused
-    assert "eval-baseline" not in resumed.stage("evaluate").computed
-    assert not [path for path in Path(run_dir).rglob(".*.tmp")]
-    assert resumed.index.is_file()
+    pairs = [json.loads(line) for line in
+             (run_dir / "pairs" / "morocco-nonlocalized.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert pairs
+    assert all("\\boxed{" in pair["chosen"] for pair in pairs)
+    assert load_vector(run_dir / "vectors" / "caa-morocco-nonlocalized.safetensors").extra["format"] == "mcq"
+    manifest = json.loads((run_dir / "evals" / "baseline" / "run.json").read_text(encoding="utf-8"))
+    assert manifest["metric"] == "acc"
+    assert manifest["tasks"] == ["culture_arabic_morocco_both"]
+    (samples,) = (run_dir / "evals" / "baseline").glob("lm_eval/*/samples_culture_arabic_morocco_both_*.jsonl")
+    first = json.loads(samples.read_text(encoding="utf-8").splitlines()[0])
+    assert first["arguments"]["gen_args_0"]["arg_0"].startswith("<bos><|user|>")
+    assert "extraction_failed" in report.metrics["settings"]["baseline"]

@@ -11,6 +11,7 @@ import torch
 from culturebench.errors import CultureBenchError
 from culturebench.items import Dataset
 from culturebench.loaders import export_items, load_items
+from culturebench.models import default_sae_path
 from culturebench.pipeline.config import load_config
 from culturebench.pipeline.runner import run_pipeline
 from culturebench.pipeline.validate import build_plan
@@ -179,7 +180,8 @@ def test_plan_lists_vectors_and_evaluations(tmp_path, tiny_model_dir, tiny_sae_d
 def test_default_configuration_plans_the_demo(tmp_path):
     plan = build_plan(load_config(out=tmp_path / "run"))
     assert plan.model.model_id == "google/gemma-3-270m"
-    assert plan.layer == 6
+    assert plan.sae.spec == str(default_sae_path("default"))
+    assert plan.layer == plan.sae.layer
     assert plan.protocol == "ll"
     assert plan.tasks == ["culture_arabic_morocco_both_ll"]
     assert [job.name for job in plan.vectors] == [f"{method}-morocco-both" for method in ("caa", "sas", "bipo", "yapo")]
