@@ -83,7 +83,8 @@ class EncodedOptions:
 
     `prefix` is the prompt without its last token, and `last` is that token. Continuation ids
     follow lm-eval's rule: tokenize prompt + continuation and keep the tokens after the prompt's.
-    `characters` are the continuation lengths that length normalisation divides by.
+    `characters` are the lengths that length normalisation divides by: each continuation without
+    its leading spaces, which is the length of lm-eval's choice string in `acc_norm`.
     """
 
     prefix: list[int]
@@ -101,13 +102,11 @@ def encode_options(tokenizer, prompt: str, continuations: Sequence[str]) -> Enco
     for continuation in continuations:
         whole, start = encode_example(tokenizer, prompt, continuation)
         option_ids.append(whole[start:])
-    # lm-eval moves trailing spaces of the prompt onto the continuation; count them as it does.
-    moved = len(prompt) - len(prompt.rstrip())
     return EncodedOptions(
         prefix=prompt_ids[:-1],
         last=prompt_ids[-1],
         continuations=option_ids,
-        characters=[moved + len(text) for text in continuations],
+        characters=[max(len(text.lstrip()), 1) for text in continuations],
     )
 
 

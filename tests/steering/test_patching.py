@@ -66,7 +66,7 @@ def _reference_probabilities(model, tokenizer, item: Item, layer: int | None, st
             if handle is not None:
                 handle.remove()
         total = sum(float(log_probs[start - 1 + i, token]) for i, token in enumerate(ids[start:]))
-        scores.append(total / len(continuation) if normalise else total)
+        scores.append(total / len(continuation.strip()) if normalise else total)
     return torch.tensor(scores).softmax(0)
 
 
@@ -120,9 +120,9 @@ def test_last_layer_patch_gives_localized_first_token(tiny_tokenizer):
     torch.testing.assert_close(torch.tensor(effect.patched[3]), torch.tensor(effect.localized), atol=1e-5, rtol=1e-4)
 
 
-def test_trailing_space_counts_in_length(tiny_tokenizer):
+def test_length_excludes_leading_space(tiny_tokenizer):
     encoded = encode_options(tiny_tokenizer, "Question?\nAnswer: ", [" Toast", " Ful"])
-    assert encoded.characters == [7, 5]
+    assert encoded.characters == [5, 3]
     assert encoded.prefix + [encoded.last] == encode_prompt(tiny_tokenizer, "Question?\nAnswer:")
 
 
