@@ -36,39 +36,52 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--plot", type=Path, default=Path("docs/bipo_yapo_loss.svg"))
     parser.add_argument("--summary", type=Path, default=None, help="also write the summary as JSON here")
     parser.add_argument("--plot-only", action="store_true", help="re-plot existing logs without training")
+    parser.add_argument("--time-limit", type=float, default=None,
+                        help="stop both trainings after this many seconds (setup included) and plot what ran")
     return parser.parse_args()
 
 
 def train_both(arguments) -> dict[str, float]:
-    """Start both trainings (the pair cache is filled first by a short cloze scoring run) and wait."""
+    """Score the items once, start both trainings and wait (stopping them at `--time-limit`)."""
     arguments.work.mkdir(parents=True, exist_ok=True)
     culturebench = str(Path(sys.executable).with_name("culturebench"))
-    common = ["--country", arguments.country, "--setting", arguments.setting, "--steps", str(arguments.steps),
-              "--eval-every", str(arguments.eval_every), "--pairs-cache", str(arguments.work / "responses.jsonl")]
+    cache = ["--pairs-cache", str(arguments.work / "responses.jsonl")]
+    common = ["--country", arguments.country, "--setting", arguments.setting, *cache]
     environment = dict(os.environ, OMP_NUM_THREADS="1")
-    # Both runs score the same items; score them once so neither waits on the other's cache writes.
-    subprocess.run([culturebench, "train", "--method", "bipo", *common[:4], "--steps", "1", "--eval-every", "0",
-                    "--checkpoint-every", "0", "--pairs-cache", str(arguments.work / "responses.jsonl"),
-                    "--no-resume", "--out", str(arguments.work / "warmup.safetensors")],
-                   check=True, env=environment)
     began = time.perf_counter()
-    processes = {
-        method: subprocess.Popen([culturebench, "train", "--method", method, *common, "--no-resume",
-                                  "--out", str(arguments.work / f"{method}.safetensors")],
-                                 env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for method in METHODS
-    }
+    # Both runs score the same items; a one-step run scores them once, so neither waits on the other.
+    subprocess.run([culturebench, "train", "--method", "bipo", *common, "--steps", "1", "--eval-every", "0",
+                    "--checkpoint-every", "0", "--no-resume", "--out", str(arguments.work / "warmup.safetensors")],
+                   check=True, env=environment)
+    processes = {}
+    for method in METHODS:
+        with open(arguments.work / f"{method}.out.txt", "w", encoding="utf-8") as output:
+            processes[method] = subprocess.Popen(
+                [culturebench, "train", "--method", method, *common, "--steps", str(arguments.steps),
+                 "--eval-every", str(arguments.eval_every), "--no-resume",
+                 "--out", str(arguments.work / f"{method}.safetensors")],
+                env=environment, stdout=output, stderr=subprocess.STDOUT)
     seconds = {}
-    for method, process in processes.items():
-        output, _ = process.communicate()
-        seconds[method] = time.perf_counter() - began
-        if process.returncode != 0:
-            raise SystemExit(f"{method} training failed:\n{output[-3000:]}")
-        print(output.strip().splitlines()[-1])
+    while len(seconds) < len(processes):
+        for method, process in processes.items():
+            if method not in seconds and process.poll() is not None:
+                seconds[method] = time.perf_counter() - began
+                if process.returncode != 0:
+                    raise SystemExit(f"{method} training failed; see {arguments.work / f'{method}.out.txt'}")
+        if arguments.time_limit and time.perf_counter() - began > arguments.time_limit:
+            for method, process in processes.items():
+                if method not in seconds:
+                    process.terminate()
+                    process.wait()
+                    seconds[method] = time.perf_counter() - began
+                    print(f"{method} stopped at the {arguments.time_limit} s limit")
+        time.sleep(5)
     return seconds
 
 
 def read_log(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
@@ -113,15 +126,16 @@ def plot(logs: dict[str, list[dict]], path: Path, title: str) -> None:
 
     figure, axes = plt.subplots(figsize=(8, 4.5))
     colors = {"bipo": "tab:blue", "yapo": "tab:orange"}
+    names = {"bipo": "BiPO", "yapo": "YaPO"}
     for method, records in logs.items():
         steps = [record["step"] for record in records]
         losses = [record["loss"] for record in records]
         axes.plot(steps, losses, color=colors[method], alpha=0.25, linewidth=0.8)
         axes.plot(steps, moving_average(losses, WINDOW), color=colors[method],
-                  label=f"{method.upper()} training loss ({WINDOW}-step mean)")
+                  label=f"{names[method]} training loss ({WINDOW}-step mean, {len(records)} steps logged)")
         evaluated = [record for record in records if "eval_loss" in record]
         axes.plot([record["step"] for record in evaluated], [record["eval_loss"] for record in evaluated],
-                  color=colors[method], linestyle="--", marker="o", markersize=3, label=f"{method.upper()} eval loss")
+                  color=colors[method], linestyle="--", marker="o", markersize=3, label=f"{names[method]} eval loss")
     axes.axhline(THRESHOLD, color="grey", linewidth=0.8, linestyle=":")
     axes.set_xlabel("step")
     axes.set_ylabel("bi-directional preference loss")
@@ -136,6 +150,9 @@ def main() -> None:
     arguments = parse_arguments()
     seconds = {} if arguments.plot_only else train_both(arguments)
     logs = {method: read_log(arguments.work / f"{method}.log.jsonl") for method in METHODS}
+    logs = {method: records for method, records in logs.items() if records}
+    if not logs:
+        raise SystemExit(f"no training steps were logged in {arguments.work}")
     summary = summarise(logs)
     for method, wall in seconds.items():
         summary[method]["wall_seconds_including_setup"] = wall

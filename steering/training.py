@@ -263,10 +263,13 @@ def train_vector(
     """
     layout = find_decoder_layout(model)
     layout.check_layer(config.layer)
+    device = next(model.parameters()).device
     if config.method == "yapo":
         sae_source = _check_sae(sae, sae_source, layout, config.layer)
+        if sae.W_dec.device != device:
+            raise CultureBenchError(f"the SAE is on {sae.W_dec.device} but the model is on {device}; "
+                                    "load the SAE with load_sae(..., device=<the model's device>)")
     distributed = _Distributed.current()
-    device = next(model.parameters()).device
     autocast = device.type == "cuda" if config.autocast is None else config.autocast
 
     with _Frozen(model, sae):
