@@ -202,6 +202,53 @@ def generalisation_report(baseline: RunScores, steered: Sequence[tuple[RunScores
     return {"kind": KIND, "baseline_run": str(baseline.folder), "comparisons": comparisons}
 
 
+def correct_probabilities(path: str | Path, *, normalise: bool) -> dict[str | None, float]:
+    """Return the mean probability of the correct option per variant, from a multiple-choice samples file.
+
+    A document's option probabilities are the softmax of its option log-likelihoods, each divided by
+    the option's length in characters when `normalise` is set (lm-eval's `acc_norm` rule). The key is
+    the document's `variant` (None for documents without one). Documents whose responses are not
+    log-likelihoods (generation tasks) are skipped, so the result may be empty.
+    """
+    import math
+
+    values: dict[str | None, list[float]] = {}
+    with Path(path).open(encoding="utf-8") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            scores = _option_scores(record, normalise)
+            if scores is None:
+                continue
+            top = max(scores)
+            weights = [math.exp(score - top) for score in scores]
+            doc = record.get("doc") if isinstance(record.get("doc"), dict) else {}
+            values.setdefault(doc.get("variant"), []).append(weights[int(record["target"])] / sum(weights))
+    return {variant: statistics.fmean(probabilities) for variant, probabilities in values.items()}
+
+
+def _option_scores(record: dict[str, Any], normalise: bool) -> list[float] | None:
+    responses = record.get("filtered_resps")
+    arguments = record.get("arguments")
+    if not isinstance(responses, list) or not responses or not isinstance(record.get("target"), int):
+        return None
+    if not all(isinstance(item, list) and item and isinstance(item[0], (int, float)) for item in responses):
+        return None
+    scores = [float(item[0]) for item in responses]
+    if not normalise:
+        return scores
+    # lm-eval writes the requests as a list of [context, continuation] or as {"gen_args_i": {"arg_1": ...}}.
+    if isinstance(arguments, dict):
+        arguments = [arguments[key] for key in sorted(arguments, key=lambda name: int(name.rsplit("_", 1)[-1]))]
+        continuations = [str(item.get("arg_1", "")) for item in arguments]
+    else:
+        continuations = [str(item[1]) for item in arguments or []]
+    if len(continuations) != len(scores):
+        return None
+    return [score / max(len(text.lstrip()), 1) for score, text in zip(scores, continuations)]
+
+
 def sweep_summary(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Summarise each accuracy-vs-multiplier line: accuracy at λ = 0, the best and worst λ, the range.
 

@@ -22,7 +22,9 @@ def register(subparsers) -> None:
         help="accuracy against multiplier from one or more `culturebench sweep` output folders",
         description=(
             "Read <folder>/multiplier_<λ>/results.json of each sweep (one sweep per method) and write one "
-            "multiplier_sweep document with every method's points, a per-line summary and a plot."
+            "multiplier_sweep document with every method's points, a per-line summary and a plot. With "
+            "samples (sweep --log-samples), each point of a log-likelihood task also gets p_correct, the mean "
+            "probability of the correct option."
         ),
     )
     sweep.add_argument("folders", nargs="+", type=Path, help="`culturebench sweep --output` folders")
@@ -72,11 +74,12 @@ def run_sweep_report(args) -> int:
                 raise CultureBenchError(f"{path} has no culturebench_steering entry, so it is not a sweep result")
             vector = _vector_path((data["culturebench_steering"].get("vectors") or [None])[0], folder)
             metadata = read_vector_metadata(vector) if vector else {}
+            probabilities = _correct_probabilities(path.parent, data)
             for point in sweep_results_points(data, metadata):
                 points.append({
                     "method": point.method, "setting": point.setting, "country": point.country,
                     "variant": point.variant, "multiplier": point.multiplier, "accuracy": point.accuracy,
-                    "sweep": str(folder),
+                    "p_correct": probabilities.get(point.variant), "sweep": str(folder),
                 })
     if not points:
         raise CultureBenchError("the sweeps report no accuracy (acc, acc_norm, acc_loc or acc_nonloc); nothing to plot")
@@ -88,6 +91,22 @@ def run_sweep_report(args) -> int:
         _print_summary_line(line)
     print(f"wrote {args.out}" + (f" and {plot}" if plot else ""))
     return 0
+
+
+def _correct_probabilities(folder: Path, data: dict) -> dict[str, float]:
+    """Return the mean probability of the correct option per point label (`task` or `task variant`)."""
+    from culturebench.analysis_reports import correct_probabilities
+
+    labels = {}
+    for task, values in sorted(data["results"].items()):
+        samples = folder / f"samples_{task}.jsonl"
+        if not samples.is_file() or not isinstance(values, dict):
+            continue
+        # The accuracy of a point is acc_norm when the task reports it, so its probability is normalised too.
+        normalise = any(key.split(",", 1)[0] == "acc_norm" for key in values)
+        for variant, probability in correct_probabilities(samples, normalise=normalise).items():
+            labels[" ".join(part for part in (task, variant) if part)] = probability
+    return labels
 
 
 def _print_summary_line(line: dict) -> None:

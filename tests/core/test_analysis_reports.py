@@ -8,7 +8,7 @@ import statistics
 import pytest
 
 from culturebench.analysis_reports import (
-    compare_task, generalisation_report, read_run, sweep_summary,
+    compare_task, correct_probabilities, generalisation_report, read_run, sweep_summary,
 )
 from culturebench.errors import CultureBenchError
 from culturebench.metrics import bootstrap_ci
@@ -102,3 +102,25 @@ def test_sweep_summary():
     assert bipo["accuracy_at_zero"] is None
     assert bipo["range_at_least_zero"] is None
     assert bipo["variant"] is None
+
+
+def test_correct_probabilities(tmp_path):
+    import math
+
+    records = [
+        {"doc_id": 0, "doc": {"variant": "localized"}, "target": 1, "filtered_resps": [[-2.0, False], [-4.0, False]],
+         "arguments": [["Q\nAnswer:", " ab"], ["Q\nAnswer:", " abcd"]]},
+        {"doc_id": 1, "doc": {"variant": "nonlocalized"}, "target": 0,
+         "filtered_resps": [[-1.0, True], [-1.0, False]],
+         "arguments": {"gen_args_0": {"arg_0": "Q", "arg_1": " x"}, "gen_args_1": {"arg_0": "Q", "arg_1": " y"}}},
+        {"doc_id": 2, "doc": {}, "target": 0, "filtered_resps": ["generated text"], "arguments": [["Q", ""]]},
+    ]
+    path = tmp_path / "samples.jsonl"
+    path.write_text("\n".join(json.dumps(record) for record in records) + "\n", encoding="utf-8")
+
+    raw = correct_probabilities(path, normalise=False)
+    assert raw["localized"] == pytest.approx(1 / (1 + math.exp(2.0)))
+    assert raw["nonlocalized"] == pytest.approx(0.5)
+    assert None not in raw
+    normalised = correct_probabilities(path, normalise=True)
+    assert normalised["localized"] == pytest.approx(0.5)

@@ -88,6 +88,10 @@ def test_sweep_then_reports(tiny_model_dir, dense_vector, shared_data, tmp_path,
     assert sorted({point["multiplier"] for point in sensitivity["points"]}) == [0.0, 4.0]
     assert {point["method"] for point in sensitivity["points"]} == {"bipo"}
     assert len(sensitivity["summary"]) == 3
+    # Softmax over two answers is σ of their log-likelihood difference, so p_correct is p_matching here.
+    (steered_point,) = [point for point in sensitivity["points"]
+                        if point["variant"] == "behaviour_power_seeking" and point["multiplier"] == 4.0]
+    assert steered_point["p_correct"] == pytest.approx(sum(steered) / 3)
     assert curve.with_suffix(".svg").is_file()
 
     analyses = collect_inputs([tmp_path / "reports"]).analyses
