@@ -79,7 +79,8 @@ class TrainSettings:
     beta: float = _field(0.1, "inverse temperature β of the preference loss")
     reference: str = _field("unsteered", "reference policy: unsteered (divide by π(·|h)) or none")
     l1: float = _field(0.0, "YaPO: L1 penalty on the latent vector (0 = off)")
-    eval_every: int = _field(25, "log the loss on held-out test-split pairs every N steps; 0: no held-out pairs")
+    eval_every: int = _field(0, "log the loss on held-out test-split pairs every N steps; 0: no held-out pairs "
+                                "(they cost a pair-building pass and a forward per pair each time)")
     checkpoint_every: int = _field(10, "write a checkpoint every N steps, so an interrupted run resumes there")
     pair_batch_size: int = _field(8, "prompts per forward pass while finding the on-policy rejected answers")
 
