@@ -71,17 +71,16 @@ class ExtractSettings:
 class TrainSettings:
     """BiPO and YaPO training (the bi-directional preference loss)."""
 
-    steps: int = _field(50, "optimiser steps per vector")
+    steps: int = _field(100, "optimiser steps per vector")
     batch_size: int = _field(4, "preference pairs per step")
     learning_rate: float = _field(5e-4, "AdamW learning rate")
     weight_decay: float = _field(0.05, "AdamW weight decay")
-    warmup_steps: int = _field(5, "linear warm-up steps before the cosine schedule")
+    warmup_steps: int = _field(10, "linear warm-up steps before the cosine schedule")
     beta: float = _field(0.1, "inverse temperature β of the preference loss")
     reference: str = _field("unsteered", "reference policy: unsteered (divide by π(·|h)) or none")
     l1: float = _field(0.0, "YaPO: L1 penalty on the latent vector (0 = off)")
-    eval_every: int = _field(0, "log the loss on held-out test-split pairs every N steps; 0: no held-out pairs "
-                                "(they cost a pair-building pass and a forward per pair each time)")
-    checkpoint_every: int = _field(10, "write a checkpoint every N steps, so an interrupted run resumes there")
+    eval_every: int = _field(50, "log the loss on held-out test-split pairs every N steps; 0: no held-out pairs")
+    checkpoint_every: int = _field(25, "write a checkpoint every N steps, so an interrupted run resumes there")
     pair_batch_size: int = _field(8, "prompts per forward pass while finding the on-policy rejected answers")
 
 
