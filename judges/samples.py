@@ -105,9 +105,46 @@ def _read_file(file: Path) -> list[Sample]:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
                 raise CultureBenchError(f"{file}:{number}: invalid JSON in samples file ({error.msg})") from None
+            if _is_generation(record) is False:
+                raise CultureBenchError(_not_generation_message(file, task))
             samples.append(_sample_from(record, task, str(file), run_model, f"{file}:{number}"))
     samples.sort(key=lambda sample: sample.doc_id)
     return samples
+
+
+def _is_generation(record: dict[str, Any]) -> bool | None:
+    """Return whether a sample comes from a generate_until request, or None when the record cannot tell.
+
+    lm-eval 0.4.13 stores each request's arguments as `gen_args_N: {arg_0, arg_1, ...}`. Only
+    generate_until passes a dict of generation settings as `arg_1`. Loglikelihood and multiple_choice
+    requests pass the continuation text there, and loglikelihood_rolling requests pass no `arg_1`.
+    """
+    arguments = record.get("arguments")
+    if isinstance(arguments, dict) and isinstance(arguments.get("gen_args_0"), dict):
+        return isinstance(arguments["gen_args_0"].get("arg_1"), dict)
+
+    # Without arguments, fall back on the response shape: a log-likelihood response is a
+    # (log-probability, is_greedy) pair, which lm-eval writes as two strings.
+    responses = record.get("filtered_resps")
+    if isinstance(responses, list) and responses:
+        first = responses[0]
+        if isinstance(first, list) and len(first) == 2 and str(first[1]) in ("True", "False"):
+            return False
+        return True
+    return None
+
+
+def _not_generation_message(file: Path, task: str) -> str:
+    base = task.removesuffix("_ll")
+    if base.startswith("culture_") and not base.endswith(OPEN_ENDED_SUFFIX):
+        example = f"{base}{OPEN_ENDED_SUFFIX}"
+    else:
+        example = f"culture_arabic_nonloc{OPEN_ENDED_SUFFIX}"
+    return (
+        f"{file}: task {task!r} is not a generation task, so its samples contain log-likelihoods and no "
+        f"generated text to judge. Judge the samples of an open-ended generation task "
+        f"(culture_*{OPEN_ENDED_SUFFIX}, for example {example}) run with lm-eval --log_samples"
+    )
 
 
 def _sample_from(record: dict[str, Any], task: str, samples_file: str, run_model: str, where: str) -> Sample:

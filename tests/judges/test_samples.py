@@ -94,3 +94,40 @@ def test_explicit_non_open_ended_file_is_read_with_a_warning(tmp_path, caplog):
     (sample,) = read_samples(path)
     assert sample.task == "culture_arabic_nonloc"
     assert "not open-ended" in caplog.text
+
+
+def loglikelihood_line(doc_id: int, with_arguments: bool = True) -> dict:
+    """Return one record as lm-eval 0.4.13 writes it for a multiple_choice task (responses as strings)."""
+    record = {
+        "doc_id": doc_id,
+        "doc": {"question": "Q?", "gold_open": "gold"},
+        "target": "0",
+        "resps": [[["-1.25", "False"]], [["-3.5", "False"]]],
+        "filtered_resps": [["-1.25", "False"], ["-3.5", "False"]],
+        "filter": "none",
+        "metrics": ["acc", "acc_norm"],
+    }
+    if with_arguments:
+        record["arguments"] = {"gen_args_0": {"arg_0": "Q?", "arg_1": " A"}, "gen_args_1": {"arg_0": "Q?", "arg_1": " B"}}
+    return record
+
+
+@pytest.mark.parametrize("with_arguments", [True, False])
+def test_loglikelihood_samples_are_rejected(tmp_path, with_arguments):
+    path = tmp_path / f"samples_culture_arabic_nonloc_ll_{DATE}.jsonl"
+    path.write_text(json.dumps(loglikelihood_line(0, with_arguments)) + "\n", encoding="utf-8")
+    with pytest.raises(CultureBenchError) as raised:
+        read_samples(path)
+    message = str(raised.value)
+    assert str(path) in message
+    assert "'culture_arabic_nonloc_ll' is not a generation task" in message
+    assert "culture_arabic_nonloc_oe" in message
+
+
+def test_loglikelihood_rolling_samples_are_rejected(tmp_path):
+    record = {"doc_id": 0, "doc": {"question": "Q?"}, "arguments": {"gen_args_0": {"arg_0": "text"}},
+              "resps": [["-12.5"]], "filtered_resps": ["-12.5"]}
+    path = tmp_path / f"samples_wikitext_{DATE}.jsonl"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    with pytest.raises(CultureBenchError, match="'wikitext' is not a generation task"):
+        read_samples(path)
