@@ -70,6 +70,53 @@ def load_model(spec: str = DEFAULT_MODEL, *, dtype=None, device=None):
     return model, tokenizer
 
 
+def model_shape(spec: str) -> tuple[int, int]:
+    """Return `(num_layers, hidden_size)` of `spec` without loading weights or contacting the hub.
+
+    Presets take both values from their table. A local folder and a hub id are read with
+    `AutoConfig.from_pretrained(..., local_files_only=True)`, so a hub id works only when it is
+    already in the local Hugging Face cache.
+
+    Raises:
+        CultureBenchError: when no config can be read locally, or it lacks either value.
+    """
+    preset = get_preset(spec)
+    if preset is not None:
+        return preset.num_layers, preset.hidden_size
+
+    from transformers import AutoConfig
+
+    is_folder = Path(spec).expanduser().is_dir()
+    source = str(Path(spec).expanduser()) if is_folder else spec
+    try:
+        config = AutoConfig.from_pretrained(source, local_files_only=True)
+    except (OSError, ValueError) as error:
+        if is_folder:
+            raise CultureBenchError(
+                f"could not read the config of model folder {source} ({error}); pass a folder written by save_pretrained"
+            ) from error
+        presets = ", ".join(PRESETS)
+        raise CultureBenchError(
+            f"model {spec!r} is not a preset or a local folder, and its config is not in the local Hugging Face "
+            f"cache (the hub is not contacted). Download it with `hf download {spec}` on a connected machine, "
+            f"pass a local folder, or use a preset: {presets}"
+        ) from error
+    config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    try:
+        return int(config.num_hidden_layers), int(config.hidden_size)
+    except (AttributeError, TypeError, ValueError) as error:
+        raise CultureBenchError(f"the config of model {spec!r} lacks num_hidden_layers or hidden_size") from error
+
+
+def check_layer_in_range(layer: int, num_layers: int, model: str) -> None:
+    """Raise when `layer` is not a decoder block of a model with `num_layers` blocks."""
+    if not 0 <= layer < num_layers:
+        raise CultureBenchError(
+            f"invalid --layer {layer}: model {model!r} has {num_layers} decoder blocks, "
+            f"so the layer must be 0 to {num_layers - 1}"
+        )
+
+
 def default_sae_path(model: str = DEFAULT_MODEL) -> Path:
     """Return the folder of the SAE bundled for `model` (sae-lens format: cfg.json + sae_weights.safetensors)."""
     preset = get_preset(model)

@@ -49,7 +49,10 @@ def register(subparsers) -> None:
     raw.add_argument("--space", required=True, choices=("dense", "sae"))
     raw.add_argument("--sae", default=None, help="SAE of an SAE-space vector: sae-lens folder, params.npz or RELEASE/SAE_ID")
     raw.add_argument("--hidden-size", type=int, default=None,
-                     help="model hidden size, to check the vector without loading the model (default: read the model config)")
+                     help="model hidden size (default: the preset's, else the model's local config)")
+    raw.add_argument("--num-layers", type=int, default=None,
+                     help="number of decoder blocks, to check --layer (default: the preset's, else the model's "
+                          "local config)")
     raw.add_argument("--country", default=None)
     raw.add_argument("--setting", default=None, choices=("localized", "nonlocalized", "both"))
     raw.add_argument("--default-multiplier", type=float, default=1.0)
@@ -188,12 +191,14 @@ def _print_comparison(comparison: dict) -> None:
 
 
 def run_import(args) -> int:
+    from culturebench.models import check_layer_in_range
     from culturebench.steering.identity import canonical_model_id
     from culturebench.steering.imports import read_raw_tensor
     from culturebench.steering.vectors import SteeringVector, save_vector
 
+    num_layers, hidden_size = _model_shape(args)
+    check_layer_in_range(args.layer, num_layers, args.model)
     tensor = read_raw_tensor(args.file)
-    hidden_size = args.hidden_size if args.hidden_size is not None else _hidden_size(args.model)
     source = None
     if args.space == "sae":
         if args.sae is None:
@@ -219,14 +224,22 @@ def run_import(args) -> int:
     return 0
 
 
-def _hidden_size(model: str) -> int:
-    from transformers import AutoConfig
+def _model_shape(args) -> tuple[int, int]:
+    """Return `(num_layers, hidden_size)` from the options, else from the preset or the local config."""
+    if args.num_layers is not None and args.num_layers < 1:
+        raise CultureBenchError(f"invalid --num-layers {args.num_layers}: need 1 or more")
+    if args.hidden_size is not None and args.hidden_size < 1:
+        raise CultureBenchError(f"invalid --hidden-size {args.hidden_size}: need 1 or more")
+    if args.num_layers is not None and args.hidden_size is not None:
+        return args.num_layers, args.hidden_size
 
-    from culturebench.models import resolve_model_path
+    from culturebench.models import model_shape
 
     try:
-        config = AutoConfig.from_pretrained(resolve_model_path(model))
-    except OSError as error:
-        raise CultureBenchError(f"could not read the config of model {model!r} ({error}); pass --hidden-size") from error
-    config = config.get_text_config() if hasattr(config, "get_text_config") else config
-    return int(config.hidden_size)
+        num_layers, hidden_size = model_shape(args.model)
+    except CultureBenchError as error:
+        raise CultureBenchError(f"{error}; or give --num-layers and --hidden-size") from error
+    return (
+        args.num_layers if args.num_layers is not None else num_layers,
+        args.hidden_size if args.hidden_size is not None else hidden_size,
+    )

@@ -70,3 +70,57 @@ def test_import_rejects_wrong_size(tmp_path, tiny_model_dir, capsys):
                  "--model", str(tiny_model_dir), "--space", "dense", "--out", str(tmp_path / "x.safetensors")])
     assert code == 2
     assert "has 10 entries but model" in capsys.readouterr().err
+
+
+def _import_args(tmp_path, model: str, layer: int) -> list[str]:
+    return ["vector", "import", str(tmp_path / "raw.pt"), "--method", "bipo", "--layer", str(layer),
+            "--model", model, "--space", "dense", "--out", str(tmp_path / "x.safetensors")]
+
+
+@pytest.mark.parametrize("layer", [4, -1])
+def test_import_rejects_layer_out_of_range(tmp_path, tiny_model_dir, capsys, layer):
+    torch.save(torch.ones(64), tmp_path / "raw.pt")
+    assert main(_import_args(tmp_path, str(tiny_model_dir), layer)) == 2
+    error = capsys.readouterr().err
+    assert f"invalid --layer {layer}" in error
+    assert "4 decoder blocks" in error
+    assert "0 to 3" in error
+    assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_import_preset_layer_checked_offline(tmp_path, monkeypatch, capsys):
+    # The preset table gives the shape, so the HF-format cache of `default` is never built.
+    monkeypatch.setenv("CULTUREBENCH_CACHE", str(tmp_path / "cache"))
+    torch.save(torch.ones(640), tmp_path / "raw.pt")
+    assert main(_import_args(tmp_path, "default", 18)) == 2
+    assert "0 to 17" in capsys.readouterr().err
+
+    assert main(_import_args(tmp_path, "default", 17)) == 0
+    assert load_vector(tmp_path / "x.safetensors").model_id == "google/gemma-3-270m"
+    assert not (tmp_path / "cache").exists()
+
+
+def test_import_uncached_hub_id_fails_offline(tmp_path, monkeypatch, capsys):
+    import socket
+
+    def no_network(*args, **kwargs):
+        raise RuntimeError("the test model id must not reach the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    torch.save(torch.ones(64), tmp_path / "raw.pt")
+    assert main(_import_args(tmp_path, "culturebench-tests/no-such-model", 2)) == 2
+    error = capsys.readouterr().err
+    assert "'culturebench-tests/no-such-model'" in error
+    assert "not in the local Hugging Face cache" in error
+    assert "--num-layers and --hidden-size" in error
+
+
+def test_import_explicit_shape_skips_config(tmp_path, capsys):
+    torch.save(torch.ones(64), tmp_path / "raw.pt")
+    args = _import_args(tmp_path, "culturebench-tests/no-such-model", 5)
+    assert main(args + ["--num-layers", "4", "--hidden-size", "64"]) == 2
+    assert "0 to 3" in capsys.readouterr().err
+
+    args = _import_args(tmp_path, "culturebench-tests/no-such-model", 3)
+    assert main(args + ["--num-layers", "4", "--hidden-size", "64"]) == 0
