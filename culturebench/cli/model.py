@@ -13,7 +13,7 @@ def register(subparsers) -> None:
     commands = parser.add_subparsers(dest="model_command", metavar="ACTION", required=True)
 
     path = commands.add_parser("path", help="print what from_pretrained should load (builds the cache on first use)")
-    path.add_argument("name", nargs="?", default="default", help="preset, HF id or local folder")
+    path.add_argument("name", nargs="?", default="default", help="preset name or local model folder (default: default)")
     path.set_defaults(func=run_path)
 
     info = commands.add_parser("info", help="show a preset's layers, steering layer and SAE")
@@ -23,8 +23,24 @@ def register(subparsers) -> None:
 
 
 def run_path(args) -> int:
+    from pathlib import Path
+
+    from culturebench.model_presets import PRESETS, get_preset
     from culturebench.models import resolve_model_path
 
+    if get_preset(args.name) is None:
+        folder = Path(args.name).expanduser()
+        if not folder.is_dir():
+            raise CultureBenchError(
+                f"unknown model {args.name!r}: it is neither a preset nor an existing folder; choose a preset "
+                f"({', '.join(PRESETS)}) or pass a local model folder. Hugging Face ids need no resolving: "
+                "pass them to from_pretrained as they are"
+            )
+        if not (folder / "config.json").is_file():
+            raise CultureBenchError(
+                f"folder {args.name} has no config.json, so it is not a Hugging Face model folder; pass a folder "
+                "written by save_pretrained"
+            )
     print(resolve_model_path(args.name))
     return 0
 

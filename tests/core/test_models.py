@@ -204,3 +204,30 @@ def test_cached_copy_matches_gguf(tmp_path):
             cached_logits = model(input_ids=ids).logits
             reference_logits = reference(input_ids=ids).logits
         assert torch.equal(cached_logits, reference_logits), text
+
+
+def test_cli_model_path_rejects_unknown_name(tmp_path, capsys):
+    from culturebench.cli import main
+
+    assert main(["model", "path", str(tmp_path / "no-such-model")]) == 2
+    error = capsys.readouterr().err
+    assert "unknown model" in error
+    assert "no-such-model" in error
+    for name in PRESETS:
+        assert name in error
+
+
+def test_cli_model_path_rejects_folder_without_config(tmp_path, capsys):
+    from culturebench.cli import main
+
+    assert main(["model", "path", str(tmp_path)]) == 2
+    assert "has no config.json" in capsys.readouterr().err
+
+
+def test_cli_model_path_accepts_presets_and_folders(tiny_model_dir, capsys):
+    from culturebench.cli import main
+
+    assert main(["model", "path", "gemma-2-2b-it"]) == 0
+    assert capsys.readouterr().out.strip() == "google/gemma-2-2b-it"
+    assert main(["model", "path", str(tiny_model_dir)]) == 0
+    assert capsys.readouterr().out.strip() == str(tiny_model_dir)
