@@ -14,7 +14,7 @@ from culturebench.steering.hooks import (
 )
 from culturebench.steering.imports import LmEvalSteer, read_lm_eval_steer
 from culturebench.steering.layers import find_decoder_layout
-from culturebench.steering.sae import SAESource, check_sae_matches_model, load_sae
+from culturebench.steering.sae import SAESource, check_sae_matches_model, load_sae, recorded_sae_spec
 from culturebench.steering.sparse import SparseSteering
 from culturebench.steering.vectors import SteeringVector, check_vector, load_vector
 
@@ -73,7 +73,7 @@ class SteeringSet:
         model: the Hugging Face model to steer.
         files: culturebench `.safetensors` vector files or lm-eval `steered` dictionaries (`.pt`).
         sae: SAE sources for SAE-space vectors, one for all or one per SAE-space file; None
-            uses the source each vector file records.
+            uses the source each vector file records (see `recorded_sae_spec`).
         model_id: the id checked against each vector's model id; None skips the check.
 
     Example:
@@ -157,7 +157,7 @@ class SteeringSet:
 
 def _pick_sae_spec(specs: list[str], index: int, vector: SteeringVector, path: str) -> str:
     if not specs:
-        return vector.sae.spec
+        return recorded_sae_spec(vector.sae)
     if len(specs) == 1:
         return specs[0]
     if index >= len(specs):

@@ -5,7 +5,12 @@ Three sources are accepted wherever an SAE is named (`--sae`, `sae=` in model_ar
 - a Gemma Scope `params.npz` file, or a folder holding one;
 - `RELEASE/SAE_ID` from the sae-lens pretrained directory (e.g.
   `gemma-scope-2b-pt-res-canonical/layer_20/width_16k/canonical`), downloaded from the Hugging
-  Face hub. Release names contain no `/`, so the first `/` separates release and SAE id.
+  Face hub. Release names contain no `/`, so the first `/` separates release and SAE id;
+- the name of an SAE bundled with culturebench (a folder under `culturebench/data/sae`, e.g.
+  `gemma-3-270m-layer7-topk64-2048`) when no path of that name exists.
+
+Vector files record the SAE portably: a bundled SAE by its name, whatever path it was loaded
+from, and any other SAE by the text the user passed, always with its weights hash.
 
 sae-lens is imported only when an SAE is loaded, because importing it takes seconds.
 """
@@ -24,6 +29,7 @@ import numpy as np
 import torch
 
 from culturebench.errors import CultureBenchError
+from culturebench.models import SAE_DATA_DIR
 from culturebench.steering.layers import DecoderLayout
 
 if TYPE_CHECKING:
@@ -41,9 +47,9 @@ _LAYER_IN_PATH = re.compile(r"layer_(\d+)")
 class SAESource:
     """Where an SAE came from and what it is, as recorded in vector files.
 
-    `spec` is the text the user passed (a path or `RELEASE/SAE_ID`). `sha256` hashes the
-    weights cast to fp32, so the same SAE read from `params.npz` or from a sae-lens folder has
-    the same hash.
+    `spec` is the name of a bundled SAE, or else the text the user passed (a path or
+    `RELEASE/SAE_ID`). `sha256` hashes the weights cast to fp32, so the same SAE read from
+    `params.npz` or from a sae-lens folder has the same hash.
     """
 
     spec: str
@@ -77,9 +83,13 @@ def load_sae(spec: str | Path, *, device: str = "cpu", dtype: str = "float32", h
     """
     spec = str(spec)
     path = Path(spec).expanduser()
+    if not path.exists() and (bundled := bundled_sae_path(spec)) is not None:
+        path = bundled
     release = sae_id = None
+    recorded_spec = spec
     if path.is_dir() and (path / "cfg.json").is_file():
         sae = _load_sae_lens_folder(path, device, dtype)
+        recorded_spec = bundled_sae_name(path) or spec
     elif (path.is_file() and path.suffix == ".npz") or (path / "params.npz").is_file():
         npz = path if path.is_file() else path / "params.npz"
         sae = load_gemma_scope_npz(npz, device=device, dtype=dtype, hook_name=hook_name)
@@ -90,8 +100,8 @@ def load_sae(spec: str | Path, *, device: str = "cpu", dtype: str = "float32", h
         )
     elif spec.startswith((".", "/", "~")) or "/" not in spec:
         raise CultureBenchError(
-            f"SAE {spec!r} not found: pass an existing sae-lens folder, a params.npz file, or "
-            "RELEASE/SAE_ID from the sae-lens pretrained directory"
+            f"SAE {spec!r} not found: pass an existing sae-lens folder, a params.npz file, "
+            f"RELEASE/SAE_ID from the sae-lens pretrained directory, or a bundled SAE ({_bundled_names()})"
         )
     else:
         release, sae_id = spec.split("/", 1)
@@ -101,7 +111,7 @@ def load_sae(spec: str | Path, *, device: str = "cpu", dtype: str = "float32", h
     for parameter in sae.parameters():
         parameter.requires_grad_(False)
     source = SAESource(
-        spec=spec,
+        spec=recorded_spec,
         d_in=int(sae.cfg.d_in),
         d_sae=int(sae.cfg.d_sae),
         hook_name=str(sae.cfg.metadata.hook_name or ""),
@@ -113,6 +123,51 @@ def load_sae(spec: str | Path, *, device: str = "cpu", dtype: str = "float32", h
     logger.info("loaded %s SAE %s (d_in %d, d_sae %d, hook %s)", source.architecture, spec,
                 source.d_in, source.d_sae, source.hook_name or "unknown")
     return sae, source
+
+
+def bundled_sae_path(name: str) -> Path | None:
+    """Return this installation's folder of the bundled SAE `name`, or None when no SAE has that name."""
+    if not name or name != Path(name).name or name in (".", ".."):
+        return None
+    path = SAE_DATA_DIR / name
+    return path if (path / "cfg.json").is_file() else None
+
+
+def bundled_sae_name(path: Path) -> str | None:
+    """Return the name of the bundled SAE stored at `path`, or None when `path` is another folder."""
+    path = Path(path).expanduser().resolve()
+    if path.parent == SAE_DATA_DIR.resolve() and (path / "cfg.json").is_file():
+        return path.name
+    return None
+
+
+def recorded_sae_spec(source: SAESource) -> str:
+    """Return the spec that loads the SAE a vector file records, on this machine.
+
+    A bundled name resolves to this installation's copy. Files written before SAEs were recorded
+    by name store the absolute path they were loaded from. When that path is gone and its last
+    component names a bundled SAE, the bundled copy is used. The caller must still compare the
+    loaded SAE's `sha256` with the recorded one (`check_vector` does), because the name alone does
+    not prove the weights are the same.
+    """
+    spec = source.spec
+    if source.release is not None:
+        return spec
+    bundled = bundled_sae_path(spec)
+    if bundled is not None:
+        return str(bundled)
+    path = Path(spec).expanduser()
+    if not path.exists() and path.is_absolute():
+        bundled = bundled_sae_path(path.name)
+        if bundled is not None:
+            logger.info("SAE %s not found; using the bundled SAE %s, whose weights hash must match", spec, path.name)
+            return str(bundled)
+    return spec
+
+
+def _bundled_names() -> str:
+    names = sorted(path.parent.name for path in SAE_DATA_DIR.glob("*/cfg.json"))
+    return ", ".join(names) or "none installed"
 
 
 def _load_sae_lens_folder(path: Path, device: str, dtype: str):

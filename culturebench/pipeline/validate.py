@@ -362,6 +362,7 @@ def _eval_jobs(plan: Plan) -> list[EvalJob]:
 
 def check_extra_vector(path: Path, plan: Plan):
     """Read a given vector file's header and check it against the run's model and SAE."""
+    from culturebench.steering.sae import recorded_sae_spec
     from culturebench.steering.vectors import load_vector, same_model_id
 
     vector = load_vector(path)
@@ -381,8 +382,8 @@ def check_extra_vector(path: Path, plan: Plan):
             f"{model.hidden_size}"
         )
     if vector.space == "sae":
-        sae_path = Path(vector.sae.spec).expanduser()
-        if not sae_path.exists() and (vector.sae.spec.startswith((".", "/", "~")) or "/" not in vector.sae.spec):
+        sae_spec = recorded_sae_spec(vector.sae)
+        if not Path(sae_spec).expanduser().exists() and (sae_spec.startswith((".", "/", "~")) or "/" not in sae_spec):
             raise CultureBenchError(
                 f"vector {path} needs its SAE {vector.sae.spec}, which is not found; restore the SAE or remove the "
                 "vector from eval.vectors"

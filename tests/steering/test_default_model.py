@@ -54,7 +54,7 @@ def test_vectors_from_train_split(vectors):
     assert caa.vector.shape == (640,)
     assert caa.norm > 0
     assert (sas.space, sas.layer) == ("sae", LAYER)
-    assert sas.sae.spec == str(default_sae_path())
+    assert sas.sae.spec == default_sae_path().name
     assert sas.vector.shape == (sas.sae.d_sae,)
     assert int(sas.extra["positives"]) == 25
     assert sas.l0 > 0
