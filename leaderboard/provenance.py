@@ -98,8 +98,17 @@ def build_provenance(
     model_args = parse_model_args(config.get("model_args"))
     task_metadata = _task_metadata(results)
 
-    vector_reference = as_text(manifest.get("vector")) or model_args.get("vector") or model_args.get("vector_path")
-    vector_path = find_vector(vector_reference, run_dir, manifest_dir)
+    recorded_vector, recorded_method = _recorded_steering(config)
+    references = [as_text(manifest.get("vector")), recorded_vector, as_text(model_args.get("vector")),
+                  as_text(model_args.get("vector_path"))]
+    references = [reference for reference in references if reference]
+    vector_reference = references[0] if references else None
+    vector_path = None
+    for reference in references:
+        vector_path = find_vector(reference, run_dir, manifest_dir)
+        if vector_path is not None:
+            vector_reference = reference
+            break
     header: dict[str, str] = {}
     if vector_path is not None:
         try:
@@ -122,7 +131,7 @@ def build_provenance(
         "model": first(manifest.get("model"), model_id, header.get("model_id"), header.get("model")),
         "model_revision": first(manifest.get("model_revision"), header.get("model_revision"), cached_revision,
                                 model_args.get("revision"), config.get("model_sha"), config.get("model_revision")),
-        "method": first(manifest.get("method"), model_args.get("method"), header.get("method")),
+        "method": first(manifest.get("method"), recorded_method, model_args.get("method"), header.get("method")),
         "setting": first(manifest.get("setting"), header.get("setting"), header.get("localization")),
         "country": first(manifest.get("country"), header.get("country")),
         "layer": first(manifest.get("layer"), model_args.get("layer"), header.get("layer")),
@@ -159,6 +168,23 @@ def build_provenance(
     if values["judge"] is None and not has_open_ended:
         values["judge"] = NOT_USED
     return values, notes
+
+
+def _recorded_steering(config: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Return the vector path and method `steered_hf` adds to lm-eval's results `config`.
+
+    The path is absolute, so it stays valid when the results are read from another folder. Several vectors
+    are joined with `;`, as in `model_args`. Results from other models, or from versions of
+    `steered_hf` that did not record these keys, give (None, None).
+    """
+    def joined(key: str) -> str | None:
+        values = config.get(key)
+        if not isinstance(values, list):
+            return None
+        texts = [as_text(value) for value in values]
+        return ";".join(text for text in texts if text) or None
+
+    return joined("steering_vectors"), joined("steering_methods")
 
 
 def canonical_model(name_or_path: str | None) -> tuple[str | None, str | None]:

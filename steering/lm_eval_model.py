@@ -19,6 +19,12 @@ model_args (lm-eval splits them on commas, so lists use `;`):
 - `restricted`: compute Φ on the vector's support only (default true; same values, faster).
 - `check_model`: compare each vector's model id with the loaded model (default true).
 
+lm-eval copies `model_args` into its results file as given, so a relative vector path there
+cannot be found again from another folder. `steered_hf` therefore adds to the results' `config`:
+`steering_vectors` (each file's absolute path), `steering_methods` (each vector header's
+`method`, or `lm-eval-steered` for a `.pt` dictionary), `steering_multipliers` and
+`steering_positions`.
+
 Every lm-eval process builds its own model and registers the same hooks, so data-parallel runs
 (`accelerate launch -m lm_eval --model steered_hf ...`) steer every shard alike.
 """
@@ -27,6 +33,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import torch
 from lm_eval.api.registry import register_model
@@ -39,6 +47,9 @@ from culturebench.steering.hooks import SteeringHandle, apply_interventions, che
 from culturebench.steering.identity import model_id_of
 
 logger = logging.getLogger(__name__)
+
+# The method recorded for lm-eval `steered` dictionaries, whose files carry no method.
+LM_EVAL_STEERED_METHOD = "lm-eval-steered"
 
 
 def split_list(value) -> list[str]:
@@ -117,6 +128,23 @@ class SteeredHFLM(HFLM):
             self._handle = apply_interventions(self.model, interventions)
         logger.info("steering %d file(s) with multipliers %s at %s positions (%d hooks)",
                     len(self.steering.files), self.multipliers, self.positions, len(interventions))
+
+    def steering_info(self) -> dict[str, Any]:
+        """Return the steering setup in the form `get_model_info` adds to lm-eval's results `config`."""
+        return {
+            "steering_vectors": [str(Path(item.path).expanduser().resolve()) for item in self.steering.files],
+            "steering_methods": [
+                item.vector.method if item.vector is not None else LM_EVAL_STEERED_METHOD for item in self.steering.files
+            ],
+            "steering_multipliers": list(self.multipliers),
+            "steering_positions": self.positions,
+        }
+
+    def get_model_info(self) -> dict:
+        """Extend HFLM's model info, which lm-eval merges into the results `config`, with `steering_info`."""
+        info = super().get_model_info()
+        info.update(self.steering_info())
+        return info
 
     def remove_steering(self) -> None:
         """Remove every hook; the model then runs unsteered."""

@@ -209,3 +209,42 @@ def test_cached_preset_folder_named_by_hub_id(tmp_path):
     assert canonical_model(str(folder)) == (get_preset("default").hub_id, "gemma3-gguf 1.0.0 (GGUF sha256 ab12)")
     assert canonical_model("default") == (get_preset("default").hub_id, None)
     assert canonical_model(str(tmp_path / "plain")) == (str(tmp_path / "plain"), None)
+
+
+def _steered_run(tmp_path, vector_reference: str, recorded_vector: str | None) -> None:
+    """Write a steered_hf run below tmp_path/results, as lm-eval writes it when started from tmp_path/work."""
+    config_extra = {"steering_vectors": [recorded_vector], "steering_methods": ["sas"]} if recorded_vector else {}
+    path = write_lm_eval_output(tmp_path / "results" / "sas-run", {"pretrained": MODEL, "vector": vector_reference},
+                                "steered_hf",
+                                {"culture_english_both_ll": ("multiple_choice", "english", _english_records(4, True))})
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["config"].update(config_extra)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_steered_hf_absolute_vector_found(tmp_path):
+    from tests.leaderboard.study import write_vector
+
+    vector = write_vector(tmp_path / "work" / "vectors" / "sas.safetensors", "sas", "nonlocalized", "morocco")
+    _steered_run(tmp_path, "vectors/sas.safetensors", str(vector.resolve()))
+    [only] = collect_inputs([tmp_path / "results"]).runs
+
+    assert only.provenance["method"] == "sas"
+    assert only.provenance["vector"] == str(vector.resolve())
+    assert only.provenance["vector_sha256"] == hashlib.sha256(vector.read_bytes()).hexdigest()
+    assert only.provenance["country"] == "morocco"
+    assert not any("not found" in note for note in only.notes)
+
+
+def test_steered_hf_relative_vector_fallback(tmp_path):
+    from tests.leaderboard.study import write_vector
+
+    _steered_run(tmp_path, "sas.safetensors", str(tmp_path / "moved" / "sas.safetensors"))
+    run_dir = next((tmp_path / "results" / "sas-run").rglob("results_*.json")).parent
+    vector = write_vector(run_dir / "sas.safetensors", "yapo", "localized", "egypt")
+    [only] = collect_inputs([tmp_path / "results"]).runs
+
+    assert only.provenance["vector"] == "sas.safetensors"
+    assert only.provenance["vector_sha256"] == hashlib.sha256(vector.read_bytes()).hexdigest()
+    assert only.provenance["method"] == "sas"
+    assert only.provenance["country"] == "egypt"

@@ -7,6 +7,7 @@ import torch
 from lm_eval import simple_evaluate
 from lm_eval.api.instance import Instance
 from lm_eval.api.registry import get_model
+from lm_eval.models.huggingface import HFLM
 from lm_eval.tasks import TaskManager
 
 from culturebench.errors import CultureBenchError
@@ -174,3 +175,17 @@ def test_multiplier_list_per_file(tiny_model_dir, dense_file):
     assert lm.multipliers == [1.0, 0.5]
     with pytest.raises(CultureBenchError, match="3 multipliers were given for 2 vector files"):
         lm.set_multiplier([1, 2, 3])
+
+
+def test_model_info_records_absolute_vector(tiny_model_dir, dense_file, monkeypatch):
+    monkeypatch.chdir(dense_file.parent.parent)
+    relative = f"{dense_file.parent.name}/{dense_file.name}"
+    lm = _lm(tiny_model_dir, vector=relative, multiplier=2.0)
+    monkeypatch.setattr(HFLM, "get_model_info", lambda self: {"model_dtype": "float32"})
+
+    info = lm.get_model_info()
+    assert info["model_dtype"] == "float32"
+    assert info["steering_vectors"] == [str(dense_file.resolve())]
+    assert info["steering_methods"] == ["caa"]
+    assert info["steering_multipliers"] == [2.0]
+    assert info["steering_positions"] == "all"
