@@ -51,7 +51,28 @@ def load_pairs(path: str | Path, tokenizer, *, country: str | None = None, setti
     Raises:
         CultureBenchError: for a missing file, an unknown layout, or no usable pairs.
     """
-    path = Path(path)
+    def build(layout: str, fields: tuple[str, str, str], source: str) -> PreferencePair:
+        return _pair(layout, fields, tokenizer, source)
+
+    return _read_pairs(Path(path), country, setting, build, log_skipped=True)
+
+
+def check_pairs_file(path: str | Path, *, country: str | None = None, setting: str | None = None) -> int:
+    """Check a pairs file as `load_pairs` reads it, without a tokenizer; return the number of pairs.
+
+    The CLI calls it before loading a model, so a missing or malformed file fails at once.
+
+    Raises:
+        CultureBenchError: in the cases where `load_pairs` raises.
+    """
+    def keep_fields(layout: str, fields: tuple[str, str, str], source: str) -> tuple[str, str, str]:
+        return fields
+
+    # `load_pairs` logs the skipped rows later, so this pass stays quiet about them.
+    return len(_read_pairs(Path(path), country, setting, keep_fields, log_skipped=False))
+
+
+def _read_pairs(path: Path, country: str | None, setting: str | None, build, *, log_skipped: bool) -> list:
     rows = list(_rows(path))
     if not rows:
         raise CultureBenchError(f"pairs file {path} has no rows")
@@ -66,25 +87,27 @@ def load_pairs(path: str | Path, tokenizer, *, country: str | None = None, setti
         if not _selected(row, country, setting):
             continue
         for layout in layouts:
+            source = f"{path.name}:{label}"
             try:
-                pair = _pair(layout, row, tokenizer, f"{path.name}:{label}")
+                fields = _fields(layout, row, source)
             except _RowError as error:
                 problems.append(str(error))
                 continue
-            if pair is not None:
-                pairs.append(pair)
-    for problem in problems[:5]:
-        logger.warning("skipping a pair: %s", problem)
-    if len(problems) > 5:
-        logger.warning("skipped %d more pairs of %s with missing fields", len(problems) - 5, path)
+            if fields is not None:
+                pairs.append(build(layout, fields, source))
+    if log_skipped:
+        for problem in problems[:5]:
+            logger.warning("skipping a pair: %s", problem)
+        if len(problems) > 5:
+            logger.warning("skipped %d more pairs of %s with missing fields", len(problems) - 5, path)
     if not pairs:
         reason = f"; first problem: {problems[0]}" if problems else ""
         raise CultureBenchError(f"pairs file {path} gives no pairs (country {country!r}, setting {setting!r}){reason}")
     return pairs
 
 
-def _pair(layout: str, row: dict[str, Any], tokenizer, source: str) -> PreferencePair | None:
-    prompt_field, chosen_field, rejected_field = LAYOUTS[layout]
+def _fields(layout: str, row: dict[str, Any], source: str) -> tuple[str, str, str] | None:
+    """Return the prompt, chosen and rejected texts of `row`, or None for a Deep-Culture-Lense row without this form."""
     values = [row.get(name) for name in LAYOUTS[layout]]
     if layout.startswith("dcl") and not all(_text(value) for value in values):
         return None  # Deep-Culture-Lense rows may lack one of the two forms
@@ -92,6 +115,11 @@ def _pair(layout: str, row: dict[str, Any], tokenizer, source: str) -> Preferenc
         if not _text(value):
             raise _RowError(f"{source}: field {name!r} is missing or empty")
     prompt, chosen, rejected = (str(value) for value in values)
+    return prompt, chosen, rejected
+
+
+def _pair(layout: str, fields: tuple[str, str, str], tokenizer, source: str) -> PreferencePair:
+    prompt, chosen, rejected = fields
     if layout == "bipo":
         return PreferencePair(behaviour_prompt(tokenizer, prompt), " " + chosen.strip(), " " + rejected.strip(), source)
     if layout.startswith("dcl"):

@@ -52,6 +52,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from culturebench import plugin
+    from culturebench.cli.input_checks import check_task_names
     from culturebench.errors import CultureBenchError
     from culturebench.judging import JUDGE_ENV
     from culturebench.loaders import default_source
@@ -73,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
         metadata[DATA_KEY] = args.data
 
     plugin.install_import_hook()
-    results = _evaluate(args, tasks, metadata)
+    manager = _task_manager(args, metadata)
+    check_task_names(tasks, manager)
+    results = _evaluate(args, tasks, manager)
     if results is None:
         raise CultureBenchError("lm-eval returned no results (only rank 0 of a distributed run reports them)")
 
@@ -85,7 +88,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate(args: argparse.Namespace, tasks: list[str], metadata: dict) -> dict | None:
+def _task_manager(args: argparse.Namespace, metadata: dict):
+    """Build the TaskManager that `simple_evaluate` would build, with the same metadata."""
+    from lm_eval.utils import simple_parse_args_string
+
+    from culturebench.cli.input_checks import task_manager
+
+    # simple_evaluate passes the model arguments to the tasks as metadata only when it builds the
+    # TaskManager itself (lm-eval 0.4.13), so the merge is repeated here.
+    return task_manager(metadata=simple_parse_args_string(args.model_args) | metadata)
+
+
+def _evaluate(args: argparse.Namespace, tasks: list[str], manager) -> dict | None:
     import lm_eval
     from lm_eval.loggers import EvaluationTracker
 
@@ -101,7 +115,7 @@ def _evaluate(args: argparse.Namespace, tasks: list[str], metadata: dict) -> dic
         apply_chat_template=args.apply_chat_template,
         log_samples=tracker is not None,
         evaluation_tracker=tracker,
-        metadata=metadata,
+        task_manager=manager,
     )
     if results is None or tracker is None:
         return results

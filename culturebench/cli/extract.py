@@ -30,7 +30,7 @@ def register(subparsers) -> None:
                         help="decoder block to read, 0-based (default: the SAE's layer, else the preset's layer)")
     parser.add_argument("--model", default="default", help="preset name, Hugging Face id or local folder (default: default)")
     parser.add_argument("--data", default=None, help="item source (default: the bundled benchmark)")
-    parser.add_argument("--split", default="train", help="item split to read (default train)")
+    parser.add_argument("--split", default="train", help="item split to read: train or test (default train)")
     parser.add_argument("--pairs", type=Path, default=None,
                         help="jsonl with prompt, chosen and rejected fields, used instead of items")
     parser.add_argument("--format", default="auto", choices=("auto", "cloze", "mcq"),
@@ -54,6 +54,7 @@ def register(subparsers) -> None:
 
 
 def run_extract(args) -> int:
+    from culturebench.cli.input_checks import check_split
     from culturebench.models import load_model
     from culturebench.steering.contrast import groups_from_pairs, groups_sha256
     from culturebench.steering.identity import canonical_model_id, model_revision_of
@@ -63,6 +64,14 @@ def run_extract(args) -> int:
         raise CultureBenchError("pass --country (items of one country) or --pairs FILE")
     if args.country and args.country not in COUNTRY_LANGUAGE:
         raise CultureBenchError(f"unknown country {args.country!r}; known: {', '.join(sorted(COUNTRY_LANGUAGE))}")
+    check_split(args.split)
+
+    # The data is read before the model loads, so a bad file, split or country fails at once.
+    if args.pairs is not None:
+        groups = groups_from_pairs(args.pairs)
+        selected = None
+    else:
+        selected = _select_items(args)
 
     model, tokenizer = load_model(args.model, dtype=args.dtype, device=args.device)
     layout = find_decoder_layout(model)
@@ -76,11 +85,10 @@ def run_extract(args) -> int:
         layer = _preset_layer(args.model)
     layout.check_layer(layer)
 
-    if args.pairs is not None:
-        groups = groups_from_pairs(args.pairs)
+    if selected is None:
         prompt_format = "pairs"
     else:
-        groups, prompt_format = _item_groups(args, tokenizer)
+        groups, prompt_format = _item_groups(args, selected, tokenizer)
 
     vector, stats = _extract(args, model, tokenizer, groups, layer, sae)
     path = _save(args, vector, stats, layer, layout, source, prompt_format,
@@ -89,13 +97,18 @@ def run_extract(args) -> int:
     return 0
 
 
-def _item_groups(args, tokenizer):
+def _select_items(args) -> list:
     from culturebench.loaders import load_items
-    from culturebench.steering.contrast import groups_from_items, select_items
+    from culturebench.steering.contrast import select_items
 
     dataset = load_items(args.data)
     items = [item for item in dataset if item.split == args.split]
-    selected = select_items(items, country=args.country, setting=args.setting)
+    return select_items(items, country=args.country, setting=args.setting)
+
+
+def _item_groups(args, selected, tokenizer):
+    from culturebench.steering.contrast import groups_from_items
+
     prompt_format = args.format
     if prompt_format == "auto":
         prompt_format = "mcq" if getattr(tokenizer, "chat_template", None) else "cloze"

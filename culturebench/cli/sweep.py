@@ -46,13 +46,21 @@ def parse_multipliers(text: str) -> list[float]:
 
 def run(args) -> int:
     import torch
-    from lm_eval.tasks import TaskManager
 
+    from culturebench.cli.input_checks import check_task_names, task_manager
     from culturebench.steering.lm_eval_model import SteeredHFLM
     from culturebench.steering.sweep import run_sweep
 
     multipliers = parse_multipliers(args.multipliers)
     tasks = [task.strip() for task in args.tasks.split(",") if task.strip()]
+    if not tasks:
+        raise CultureBenchError("--tasks is empty; give task or group names such as culture_spanish_nonloc")
+    if args.include_path is not None and not Path(args.include_path).is_dir():
+        raise CultureBenchError(f"--include-path {args.include_path} is not a folder; give a folder of task YAML files")
+    # The task names are checked before the model loads, so a misspelt name fails without waiting for it.
+    manager = task_manager(include_path=args.include_path)
+    check_task_names(tasks, manager)
+
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     batch_size = args.batch_size if args.batch_size == "auto" else int(args.batch_size)
     lm = SteeredHFLM(
@@ -60,8 +68,7 @@ def run(args) -> int:
         sae=args.sae, restricted=not args.full_phi, device=device, dtype=args.dtype, batch_size=batch_size,
     )
     limit = int(args.limit) if args.limit is not None and args.limit >= 1 else args.limit
-    task_manager = TaskManager(include_path=args.include_path) if args.include_path else TaskManager()
-    paths = run_sweep(lm, tasks, multipliers, args.output, task_manager=task_manager, limit=limit,
+    paths = run_sweep(lm, tasks, multipliers, args.output, task_manager=manager, limit=limit,
                       log_samples=args.log_samples)
     for multiplier, path in zip(multipliers, paths):
         print(f"multiplier {multiplier:g}: {path}")

@@ -6,6 +6,7 @@ import logging
 import os
 from pathlib import Path
 
+from culturebench.cli.input_checks import check_split
 from culturebench.errors import CultureBenchError
 from culturebench.items import COUNTRY_LANGUAGE
 
@@ -35,9 +36,9 @@ def register(subparsers) -> None:
 
     parser.add_argument("--model", default="default", help="preset name, Hugging Face id or local folder (default: default)")
     parser.add_argument("--data", default=None, help="item source (default: the bundled benchmark)")
-    parser.add_argument("--split", default="train", help="item split to train on (default train)")
+    parser.add_argument("--split", default="train", help="item split to train on: train or test (default train)")
     parser.add_argument("--eval-split", default="test",
-                        help="item split whose pairs give the logged eval loss (default test; 'none' to skip)")
+                        help="item split whose pairs give the logged eval loss: train, test or none (default test)")
     parser.add_argument("--protocol", default="auto", choices=("auto", "cloze", "boxed", "open"),
                         help="pair form: cloze (base models), boxed (chat models), open (open-ended answers); "
                              "auto picks boxed when the tokenizer has a chat template")
@@ -94,6 +95,7 @@ def run_train(args) -> int:
     from culturebench.steering.vectors import save_vector
 
     _check_arguments(args)
+    dataset = _check_data(args)
     rank, device = _init_distributed(args.device)
     model, tokenizer = load_model(args.model, dtype=args.dtype, device=device)
     layout = find_decoder_layout(model)
@@ -106,7 +108,7 @@ def run_train(args) -> int:
         layer = _preset_layer(args.model)
     layout.check_layer(layer)
 
-    pairs, eval_pairs, protocol = _pairs(args, model, tokenizer, rank)
+    pairs, eval_pairs, protocol = _pairs(args, model, tokenizer, rank, dataset)
     config = TrainConfig(
         method=args.method, layer=layer, steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps, beta=args.beta,
@@ -150,6 +152,27 @@ def _check_arguments(args) -> None:
         raise CultureBenchError("--sae applies to yapo only; drop it for bipo")
     if args.eval_pairs is not None and args.pairs is None:
         raise CultureBenchError("--eval-pairs needs --pairs; with items the eval pairs come from --eval-split")
+    check_split(args.split)
+    check_split(args.eval_split, "--eval-split", extra=("none",))
+
+
+def _check_data(args):
+    """Check the pairs files, or read the items and return them, so bad data fails before the model loads."""
+    if args.pairs is not None:
+        from culturebench.steering.pair_files import check_pairs_file
+
+        setting = None if args.setting == "both" else args.setting
+        check_pairs_file(args.pairs, country=args.country, setting=setting)
+        if args.eval_pairs is not None:
+            check_pairs_file(args.eval_pairs, country=args.country, setting=setting)
+        return None
+
+    from culturebench.loaders import load_items
+    from culturebench.steering.contrast import select_items
+
+    dataset = load_items(args.data)
+    select_items([item for item in dataset if item.split == args.split], country=args.country, setting=args.setting)
+    return dataset
 
 
 def _init_distributed(device: str | None) -> tuple[int | None, str | None]:
@@ -175,7 +198,7 @@ def _init_distributed(device: str | None) -> tuple[int | None, str | None]:
     return rank, device
 
 
-def _pairs(args, model, tokenizer, rank: int | None):
+def _pairs(args, model, tokenizer, rank: int | None, dataset):
     """Build or read the training and eval pairs; under data parallelism rank 0 fills the cache first."""
     import torch
 
@@ -190,18 +213,16 @@ def _pairs(args, model, tokenizer, rank: int | None):
             eval_pairs = load_pairs(args.eval_pairs, tokenizer, country=args.country, setting=setting) \
                 if args.eval_pairs else []
             return pairs, eval_pairs, "pairs"
-        return _item_pairs(args, model, tokenizer)
+        return _item_pairs(args, model, tokenizer, dataset)
     finally:
         if rank == 0:
             torch.distributed.barrier()
 
 
-def _item_pairs(args, model, tokenizer):
-    from culturebench.loaders import load_items
+def _item_pairs(args, model, tokenizer, dataset):
     from culturebench.steering.contrast import select_items
     from culturebench.steering.preferences import build_pairs, resolve_protocol
 
-    dataset = load_items(args.data)
     protocol = resolve_protocol(args.protocol, tokenizer)
     cache = args.pairs_cache or _default_pairs_cache()
     common = dict(protocol=protocol, cache_path=cache, batch_size=args.generation_batch_size,

@@ -6,9 +6,12 @@ import json
 
 import pandas as pd
 
+import pytest
+
 from culturebench.cli import main
 from culturebench.steering.lm_eval_model import SteeredHFLM
 from culturebench.steering.vectors import load_vector
+from tests.model_guard import no_model_loading  # noqa: F401 - a fixture
 from tests.steering.sae_fixtures import build_sae
 
 LAYER = 1
@@ -78,3 +81,45 @@ def test_train_rejects_bad_arguments(tmp_path, tiny_model_dir, capsys):
     assert main(["train", "--method", "yapo", "--country", "spain", "--model", str(tiny_model_dir),
                  "--out", out]) == 2
     assert "no SAE is bundled" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "not found"),
+    ("not json\n", "invalid JSON"),
+    ('{"question": "Q?", "answer": "A"}\n', "has columns"),
+    ('{"prompt": "Q?", "chosen": "", "rejected": " B"}\n', "gives no pairs"),
+])
+def test_train_checks_pairs_before_model(tmp_path, no_model_loading, capsys, content, message):
+    pairs = tmp_path / "pairs.jsonl"
+    if content is not None:
+        pairs.write_text(content, encoding="utf-8")
+    code = main(["train", "--method", "bipo", "--model", "default", "--layer", "1", "--pairs", str(pairs),
+                 "--out", str(tmp_path / "x.safetensors")])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "pairs.jsonl" in error
+    assert message in error
+
+
+def test_train_checks_eval_pairs_before_model(tmp_path, no_model_loading, capsys):
+    (tmp_path / "train.jsonl").write_text('{"prompt": "Q?", "chosen": " A", "rejected": " B"}\n', encoding="utf-8")
+    code = main(["train", "--method", "bipo", "--model", "default", "--layer", "1",
+                 "--pairs", str(tmp_path / "train.jsonl"), "--eval-pairs", str(tmp_path / "absent.jsonl"),
+                 "--out", str(tmp_path / "x.safetensors")])
+    assert code == 2
+    assert "absent.jsonl not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", ["--split", "--eval-split"])
+def test_train_checks_splits_before_model(tmp_path, no_model_loading, capsys, option):
+    code = main(["train", "--method", "bipo", "--model", "default", "--country", "spain", option, "tset",
+                 "--out", str(tmp_path / "x.safetensors")])
+    assert code == 2
+    assert f"invalid {option} 'tset'" in capsys.readouterr().err
+
+
+def test_train_checks_items_before_model(tmp_path, no_model_loading, capsys):
+    code = main(["train", "--method", "bipo", "--model", "default", "--country", "spain",
+                 "--data", str(tmp_path / "absent.jsonl"), "--out", str(tmp_path / "x.safetensors")])
+    assert code == 2
+    assert "absent.jsonl" in capsys.readouterr().err

@@ -15,6 +15,7 @@ from culturebench.steering.extract import encode_example, extract_caa, extract_s
 from culturebench.steering.lm_eval_model import SteeredHFLM
 from culturebench.steering.vectors import load_vector
 from tests import tiny_models
+from tests.model_guard import no_model_loading  # noqa: F401 - a fixture
 from tests.steering.sae_fixtures import D_SAE, build_sae
 
 LAYER = 1
@@ -158,3 +159,21 @@ def test_cli_requires_country_or_pairs(tmp_path, tiny_model_dir, capsys):
     code = main(["extract", "--method", "caa", "--model", str(tiny_model_dir), "--layer", "1", "--out", str(tmp_path / "x")])
     assert code == 2
     assert "pass --country" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", [None, "not json\n", '{"prompt": "Q?"}\n'])
+def test_cli_checks_pairs_before_model(tmp_path, no_model_loading, capsys, content):
+    pairs = tmp_path / "pairs.jsonl"
+    if content is not None:
+        pairs.write_text(content, encoding="utf-8")
+    code = main(["extract", "--method", "caa", "--model", "default", "--layer", "1", "--pairs", str(pairs),
+                 "--out", str(tmp_path / "x.safetensors")])
+    assert code == 2
+    assert "pairs.jsonl" in capsys.readouterr().err
+
+
+def test_cli_checks_split_before_model(tmp_path, no_model_loading, capsys):
+    code = main(["extract", "--method", "caa", "--model", "default", "--country", "spain", "--split", "tset",
+                 "--out", str(tmp_path / "x.safetensors")])
+    assert code == 2
+    assert "invalid --split 'tset'" in capsys.readouterr().err

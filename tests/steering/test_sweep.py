@@ -14,6 +14,7 @@ from culturebench.steering.lm_eval_model import SteeredHFLM
 from culturebench.steering.sweep import multiplier_label, run_sweep
 from culturebench.steering.vectors import SteeringVector, save_vector
 from tests import tiny_models
+from tests.model_guard import no_model_loading  # noqa: F401 - a fixture
 from tests.steering.lm_eval_fixtures import write_tasks
 
 MULTIPLIERS = [0.0, -2.0]
@@ -84,3 +85,23 @@ def test_cli_rejects_bad_multipliers(setup, tmp_path, capsys):
                  "--output", str(tmp_path)])
     assert code == 2
     assert "invalid --multipliers '1,x'" in capsys.readouterr().err
+
+
+def test_cli_rejects_unknown_task_before_model(setup, tiny_model_dir, tmp_path, no_model_loading, capsys):
+    task_dir, vector_file = setup
+    code = main(["sweep", "--tasks", "tiny_cloze,tiny_clozee", "--vector", str(vector_file), "--multipliers", "0,1",
+                 "--model", str(tiny_model_dir), "--include-path", str(task_dir), "--device", "cpu",
+                 "--output", str(tmp_path / "cli")])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "unknown lm-eval task 'tiny_clozee'" in error
+    assert "close to tiny_cloze" in error
+    assert not (tmp_path / "cli").exists()
+
+
+def test_cli_rejects_missing_include_path(setup, tmp_path, no_model_loading, capsys):
+    _, vector_file = setup
+    code = main(["sweep", "--tasks", "tiny_cloze", "--vector", str(vector_file), "--multipliers", "1",
+                 "--include-path", str(tmp_path / "absent"), "--output", str(tmp_path / "cli")])
+    assert code == 2
+    assert "is not a folder" in capsys.readouterr().err
