@@ -43,6 +43,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from culturebench.atomic_files import check_output_file
     from culturebench.errors import CultureBenchError
     from culturebench.judges import (
         GenerationSettings,
@@ -51,9 +52,13 @@ def run(args: argparse.Namespace) -> int:
         judge_samples,
         parse_spec,
         read_samples,
+        summary_path,
         write_results,
     )
 
+    # Checked before any request is sent, so a bad --out does not waste the judge calls.
+    check_output_file(args.out)
+    check_output_file(summary_path(args.out), "summary file of --out")
     spec = parse_spec(args.judge)
     if (args.price_input is None) != (args.price_output is None):
         raise CultureBenchError("give both --price-input and --price-output, or neither")

@@ -76,6 +76,42 @@ def test_judge_command_rejects_bad_options(api_keys, tmp_path, capsys, arguments
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("case", ["out is a folder", "summary is a folder", "parent is a file"])
+def test_judge_command_checks_out_before_requests(stub, api_keys, base_urls, tmp_path, capsys, case):
+    path = write_samples(tmp_path / "model", ANSWERS)
+    out = tmp_path / "judge.jsonl"
+    if case == "out is a folder":
+        out.mkdir()
+    elif case == "summary is a folder":
+        (tmp_path / "judge.summary.json").mkdir()
+    else:
+        (tmp_path / "file").write_text("", encoding="utf-8")
+        out = tmp_path / "file" / "judge.jsonl"
+
+    code = main(["judge", "--samples", str(path), "--judge", "openai:gpt-4o-mini", "--out", str(out),
+                 "--no-cache", "--no-progress"])
+
+    assert code == 2
+    assert str(out if case != "summary is a folder" else tmp_path / "judge.summary.json") in capsys.readouterr().err
+    assert stub.log == []
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write to any folder")
+def test_judge_command_rejects_unwritable_folder(stub, api_keys, base_urls, tmp_path, capsys):
+    path = write_samples(tmp_path / "model", ANSWERS)
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    try:
+        code = main(["judge", "--samples", str(path), "--judge", "openai:gpt-4o-mini",
+                     "--out", str(locked / "judge.jsonl"), "--no-cache", "--no-progress"])
+    finally:
+        locked.chmod(0o700)
+    assert code == 2
+    assert "is not writable" in capsys.readouterr().err
+    assert stub.log == []
+
+
 def test_explicit_prices_drive_the_estimate(stub, api_keys, base_urls, tmp_path):
     path = write_samples(tmp_path / "model", ["a"])
     out = tmp_path / "judge.jsonl"
