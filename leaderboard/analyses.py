@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from safetensors import SafetensorError
+
 from culturebench.leaderboard.fields import as_float, as_int, as_text
+from culturebench.leaderboard.provenance import read_vector_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -100,10 +103,18 @@ def analysis_kind(data: Any) -> str | None:
 
 
 def read_training_log(path: Path, records: list[dict[str, Any]]) -> TrainingLog:
-    """Build the loss curves of a training log from its parsed jsonl records."""
+    """Build the loss curves of a training log from its parsed jsonl records.
+
+    The method, country and setting come from the records. Logs written before the records named
+    them fall back to the header of the log's vector file, when it can be found.
+    """
     first = {}
     for key in ("method", "country", "setting"):
         first[key] = next((as_text(r.get(key)) for r in records if as_text(r.get(key))), None)
+    if not all(first.values()):
+        header = _log_vector_header(path)
+        for key in first:
+            first[key] = first[key] or as_text(header.get(key))
     log = TrainingLog(path=path, method=first["method"], country=first["country"], setting=first["setting"])
     for record in records:
         step = as_int(record.get("step"))
@@ -119,6 +130,27 @@ def read_training_log(path: Path, records: list[dict[str, Any]]) -> TrainingLog:
     log.train.sort()
     log.eval.sort()
     return log
+
+
+def _log_vector_header(path: Path) -> dict[str, str]:
+    """Return the header of the vector file a training log belongs to, or {} when none is found.
+
+    `culturebench train` writes `NAME.log.jsonl` beside `NAME.safetensors`, and `culturebench run`
+    writes `training/NAME.jsonl` beside `vectors/NAME.safetensors`.
+    """
+    candidates = []
+    if path.name.endswith(".log.jsonl"):
+        candidates.append(path.with_name(path.name.removesuffix(".log.jsonl") + ".safetensors"))
+    if path.parent.name == "training":
+        candidates.append(path.parent.parent / "vectors" / f"{path.stem}.safetensors")
+    for candidate in candidates:
+        if not candidate.is_file():
+            continue
+        try:
+            return read_vector_metadata(candidate)
+        except (OSError, SafetensorError) as error:
+            logger.warning("vector file %s of training log %s unreadable: %s", candidate, path, error)
+    return {}
 
 
 def add_analysis(analyses: Analyses, path: Path, data: dict[str, Any], kind: str) -> None:

@@ -285,7 +285,12 @@ def train_vector(
             "sae": sae_source.sha256 if sae_source else None,
         })
         start, records = _resume(config, vector, optimizer, fingerprint)
-        trainer = _Trainer(config, train_set, eval_set, vector, optimizer, sae, distributed, total, fingerprint)
+        # Each log record names the method, country and setting, so readers of the log (the
+        # leaderboard's loss curves) can label it without the vector file.
+        labels = {name: value for name, value in (("method", config.method), ("country", country),
+                                                  ("setting", setting)) if value}
+        trainer = _Trainer(config, train_set, eval_set, vector, optimizer, sae, distributed, total, fingerprint,
+                           labels)
         records = trainer.run(start, records)
 
     steering_vector = SteeringVector(
@@ -366,8 +371,9 @@ class _Trainer:
     """The optimisation loop of `train_vector` (one instance per run)."""
 
     def __init__(self, config: TrainConfig, train_set, eval_set, vector: Tensor, optimizer, sae,
-                 distributed: _Distributed, total: int, fingerprint: str) -> None:
+                 distributed: _Distributed, total: int, fingerprint: str, labels: dict[str, str]) -> None:
         self.config = config
+        self.labels = labels
         self.train_set = train_set
         self.eval_set = eval_set
         self.vector = vector
@@ -423,7 +429,7 @@ class _Trainer:
             with torch.no_grad():
                 self.vector.copy_(torch.sign(self.vector) * torch.clamp(self.vector.abs() - rate * config.l1, min=0))
 
-        record = {"step": step + 1, "lr": rate, "direction": direction,
+        record = {"step": step + 1, **self.labels, "lr": rate, "direction": direction,
                   **statistics.reduced(self.distributed, self.vector.device)}
         record["vector_norm"] = float(self.vector.detach().norm())
         if config.method == "yapo":

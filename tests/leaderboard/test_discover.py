@@ -248,3 +248,21 @@ def test_steered_hf_relative_vector_fallback(tmp_path):
     assert only.provenance["vector_sha256"] == hashlib.sha256(vector.read_bytes()).hexdigest()
     assert only.provenance["method"] == "sas"
     assert only.provenance["country"] == "egypt"
+
+
+def test_old_training_logs_labelled_from_vector(tmp_path):
+    from tests.leaderboard.study import write_vector
+
+    cli = tmp_path / "results" / "cli"
+    write_vector(cli / "yapo-egypt.safetensors", "yapo", "localized", "egypt")
+    pipeline = tmp_path / "results" / "study"
+    write_vector(pipeline / "vectors" / "bipo-india-both.safetensors", "bipo", "both", "india")
+    old_record = json.dumps({"step": 1, "loss": 0.69, "lr": 5e-4}) + "\n"
+    (cli / "yapo-egypt.log.jsonl").write_text(old_record, encoding="utf-8")
+    (pipeline / "training").mkdir()
+    (pipeline / "training" / "bipo-india-both.jsonl").write_text(old_record, encoding="utf-8")
+    (tmp_path / "results" / "orphan.log.jsonl").write_text(old_record, encoding="utf-8")
+    logs = collect_inputs([tmp_path / "results"]).analyses.training_logs
+
+    labels = sorted(log.label for log in logs)
+    assert labels == ["bipo india both", "orphan.log", "yapo egypt localized"]

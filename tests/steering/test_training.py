@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import socket
@@ -102,6 +103,22 @@ def test_training_lowers_loss_and_logs(tiny_tokenizer, tmp_path):
     assert all(param.requires_grad for param in model.parameters())
     lines = (tmp_path / "log.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 40
+
+
+def test_log_records_name_method_country_setting(tiny_tokenizer, tmp_path):
+    model = tiny_models.build_model("llama")
+    config = _config(steps=2, log_path=tmp_path / "log.jsonl")
+    _, records = train_vector(model, tiny_tokenizer, PAIRS, config, country="egypt", setting="localized")
+    _, unlabelled = train_vector(model, tiny_tokenizer, PAIRS, _config(steps=1))
+
+    logged = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text(encoding="utf-8").splitlines()]
+    for record in (*records, *logged):
+        assert record["method"] == "bipo"
+        assert record["country"] == "egypt"
+        assert record["setting"] == "localized"
+    assert unlabelled[0]["method"] == "bipo"
+    assert "country" not in unlabelled[0]
+    assert "setting" not in unlabelled[0]
 
 
 def test_yapo_logs_nonzero_latents_and_l1_sparsifies(tiny_tokenizer):
