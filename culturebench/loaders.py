@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from culturebench import bundled, deep_culture_lense
+from culturebench.atomic_files import check_output_file, write_text_atomic
 from culturebench.errors import CultureBenchError, ValidationError
 from culturebench.items import LANGUAGE_COUNTRIES, Dataset, Item, extend_groups
 from culturebench.validation import Groups, Problem, check_items, raise_for_problems
@@ -219,12 +220,10 @@ class _FieldError(Exception):
 
 def export_items(dataset: Dataset, out: str | Path, format: str) -> Path:
     """Write `dataset` to `out` as jsonl, parquet, or a Deep-Culture-Lense folder; return the path."""
-    if format not in EXPORT_FORMATS:
-        raise CultureBenchError(f"unknown export format {format!r}; expected one of {list(EXPORT_FORMATS)}")
-    out = Path(out)
+    out = check_export_target(out, format)
     if format == "jsonl":
         lines = "".join(json.dumps(item.to_dict(), ensure_ascii=False) + "\n" for item in dataset)
-        _atomic_write_bytes(out, lines.encode("utf-8"))
+        write_text_atomic(out, lines)
         return out
 
     import pandas as pd
@@ -234,23 +233,46 @@ def export_items(dataset: Dataset, out: str | Path, format: str) -> Path:
         _atomic_write_frame(frame, out)
         return out
 
-    # The hub repository keeps one parquet file per split under data/.
     for split in ("train", "test"):
         rows = [deep_culture_lense.item_to_row(item) for item in dataset if item.split == split]
         if rows:
-            _atomic_write_frame(pd.DataFrame(rows), out / "data" / f"{split}-00000-of-00001.parquet")
+            _atomic_write_frame(pd.DataFrame(rows), _split_file(out, split))
     return out
 
 
-def _atomic_write_bytes(path: Path, payload: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
-        handle.write(payload)
-    os.replace(handle.name, path)
+def check_export_target(out: str | Path, format: str) -> Path:
+    """Check that `export_items` can write `out` in `format`, before any data is read; return `out` as a Path.
+
+    jsonl and parquet need a file path. The Deep-Culture-Lense layout needs a folder path
+    (existing or not) whose `data/` split files can be written.
+
+    Raises:
+        CultureBenchError: for an unknown format or a path that cannot be written.
+    """
+    if format not in EXPORT_FORMATS:
+        raise CultureBenchError(f"unknown export format {format!r}; expected one of {list(EXPORT_FORMATS)}")
+    out = Path(out)
+    if format != "deep-culture-lense":
+        return check_output_file(out)
+    if out.exists() and not out.is_dir():
+        raise CultureBenchError(f"--out {out} is a file, but the {format} layout is a folder; give a folder path")
+    for split in ("train", "test"):
+        check_output_file(_split_file(out, split))
+    return out
+
+
+def _split_file(folder: Path, split: str) -> Path:
+    # The hub repository keeps one parquet file per split under data/.
+    return folder / "data" / f"{split}-00000-of-00001.parquet"
 
 
 def _atomic_write_frame(frame: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    frame.to_parquet(temporary, index=False)
-    os.replace(temporary, path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        frame.to_parquet(temporary, index=False)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from culturebench.loaders import EXPORT_FORMATS, export_items, load_items
+from culturebench.loaders import EXPORT_FORMATS, check_export_target, export_items, load_items
 
 STAT_COLUMNS = ("language", "country", "variant", "topic", "split")
 
@@ -75,6 +75,7 @@ def run_validate(args) -> int:
 
 
 def run_export(args) -> int:
+    check_export_target(args.out, args.format)
     dataset = load_items(args.data)
     path = export_items(dataset, args.out, args.format)
     print(f"wrote {len(dataset)} items to {path}", file=sys.stderr)

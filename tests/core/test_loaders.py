@@ -111,6 +111,42 @@ def test_export_round_trip(tmp_path, format):
             assert after == before
 
 
+@pytest.mark.parametrize("format", ["jsonl", "parquet"])
+def test_cli_export_rejects_folder_out(tmp_path, capsys, format):
+    from culturebench.cli import main
+
+    out = tmp_path / "existing"
+    out.mkdir()
+    assert main(["data", "export", "--data", str(MINI_SEEDS), "--format", format, "--out", str(out)]) == 2
+    assert f"--out {out} is an existing folder" in capsys.readouterr().err
+    assert list(tmp_path.rglob("*")) == [out]
+
+
+def test_cli_export_rejects_file_for_folder_layout(tmp_path, capsys):
+    from culturebench.cli import main
+
+    out = tmp_path / "existing.txt"
+    out.write_text("", encoding="utf-8")
+    code = main(["data", "export", "--data", str(MINI_SEEDS), "--format", "deep-culture-lense", "--out", str(out)])
+    assert code == 2
+    assert f"--out {out} is a file" in capsys.readouterr().err
+    assert list(tmp_path.rglob("*")) == [out]
+
+
+@pytest.mark.parametrize("format", ["jsonl", "parquet"])
+def test_export_failure_leaves_no_temp_file(tmp_path, monkeypatch, format):
+    import os
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    # The rename fails after the temporary file was written in full.
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        export_items(load_items(MINI_SEEDS), tmp_path / f"export.{format}", format)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_item_dict_round_trip():
     item = load_items(MINI_SEEDS).items[0]
     assert Item.from_dict(json.loads(json.dumps(item.to_dict()))) == item
