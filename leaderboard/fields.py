@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from datetime import datetime, timezone
 from typing import Any
 
@@ -61,8 +62,22 @@ def iso_date(value: Any) -> str | None:
 
 
 def slugify(text: str) -> str:
-    """Return an ASCII file-name fragment: lowercase letters, digits, dots, hyphens and underscores."""
-    slug = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-.")
+    """Return a file-name fragment: lowercase letters and digits of any script, dots, hyphens and underscores.
+
+    The text is NFKC-normalised first. Characters for which `str.isalnum()` is true are kept, and
+    so are combining marks that follow a kept character, because Devanagari vowel signs and Arabic
+    harakat are marks, not letters. Every other run of characters becomes one hyphen.
+    """
+    # NUL stands for a replaced character, so that a run of them becomes a single hyphen below.
+    characters = []
+    for character in unicodedata.normalize("NFKC", text).lower():
+        if character.isalnum() or character in "._-":
+            characters.append(character)
+        elif unicodedata.category(character).startswith("M") and characters and characters[-1] not in "._-\0":
+            characters.append(character)
+        else:
+            characters.append("\0")
+    slug = re.sub("\0+", "-", "".join(characters)).strip("-.")
     return slug or "run"
 
 

@@ -125,7 +125,7 @@ def build_run(sources: RunSources, key: str) -> Run:
 
 
 def run_key(sources: RunSources, used_keys: set[str]) -> str:
-    """Return a unique ASCII key for file names: the manifest's `name`, else the path below the root."""
+    """Return a unique key for file names (see `slugify`): the manifest's `name`, else the path below the root."""
     name = as_text((sources.manifest or {}).get("name"))
     if name is None:
         parts = list(sources.directory.relative_to(sources.root).parts)

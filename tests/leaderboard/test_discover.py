@@ -266,3 +266,31 @@ def test_old_training_logs_labelled_from_vector(tmp_path):
 
     labels = sorted(log.label for log in logs)
     assert labels == ["bipo india both", "orphan.log", "yapo egypt localized"]
+
+
+@pytest.mark.parametrize(("name", "key"), [
+    ("caa مصر محلي", "caa-مصر-محلي"),
+    ("sas हिन्दी भारत", "sas-हिन्दी-भारत"),
+    ("YaPO / Ｅｇｙｐｔ", "yapo-egypt"),
+    ("vector.v2_final", "vector.v2_final"),
+    ("— / —", "run"),
+])
+def test_run_keys_keep_unicode_letters(tmp_path, name, key):
+    run = tmp_path / "results" / "one"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({"name": name, "status": "failed", "error": "stopped"}),
+                                  encoding="utf-8")
+    [only] = collect_inputs([tmp_path / "results"]).runs
+
+    assert only.key == key
+
+
+def test_unicode_run_keys_stay_distinct(tmp_path):
+    for folder, name in (("a", "caa مصر"), ("b", "caa المغرب"), ("c", "caa مصر")):
+        run = tmp_path / "results" / folder
+        run.mkdir(parents=True)
+        (run / "run.json").write_text(json.dumps({"name": name, "status": "failed", "error": "stopped"}),
+                                      encoding="utf-8")
+    keys = [run.key for run in collect_inputs([tmp_path / "results"]).runs]
+
+    assert sorted(keys) == sorted(["caa-مصر", "caa-المغرب", "caa-مصر-2"])

@@ -179,3 +179,15 @@ def test_cli_reports_missing_directory(tmp_path, capsys):
 
     assert code == 2
     assert "results directory" in capsys.readouterr().err
+
+
+def test_unicode_run_name_gets_own_page(study, tmp_path):
+    root = tmp_path / "results"
+    shutil.copytree(study.runs["failed"], root / "failed")
+    manifest = json.loads((root / "failed" / "run.json").read_text(encoding="utf-8"))
+    manifest["name"] = "bipo المغرب"
+    (root / "failed" / "run.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    build_site([root], tmp_path / "site")
+
+    assert (tmp_path / "site" / "run-bipo-المغرب.html").is_file()
+    assert 'href="run-bipo-المغرب.html"' in (tmp_path / "site" / "runs.html").read_text(encoding="utf-8")
