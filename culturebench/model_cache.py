@@ -14,24 +14,16 @@ import shutil
 import tempfile
 from pathlib import Path
 
+# CACHE_ENV and cache_dir stay importable from here, where earlier code found them.
+from culturebench.cache_paths import CACHE_ENV as CACHE_ENV
+from culturebench.cache_paths import cache_dir
 from culturebench.model_presets import GgufSource, ModelPreset, gguf_source, materialize
 
 logger = logging.getLogger(__name__)
 
-CACHE_ENV = "CULTUREBENCH_CACHE"
 MARKER_NAME = "culturebench-model.json"
 # Bump when the layout or content of a cached copy changes, so old copies are rebuilt.
 CACHE_FORMAT = 1
-
-
-def cache_dir() -> Path:
-    """Return culturebench's cache directory: $CULTUREBENCH_CACHE, else the platform's user cache dir."""
-    override = os.environ.get(CACHE_ENV)
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("culturebench"))
 
 
 def model_cache_path(preset: ModelPreset) -> Path:

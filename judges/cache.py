@@ -11,23 +11,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from culturebench.cache_paths import cache_dir
 from culturebench.judges.backend import ChatReply, ChatRequest
 from culturebench.judges.rubrics import Rubric
 from culturebench.judges.spec import JudgeSpec
 
 logger = logging.getLogger(__name__)
 
-CACHE_DIR_ENV = "CULTUREBENCH_CACHE_DIR"
-
 
 def default_cache_dir() -> Path:
-    """Return `$CULTUREBENCH_CACHE_DIR/judges`, else the user cache folder's `culturebench/judges`."""
-    configured = os.environ.get(CACHE_DIR_ENV)
-    if configured:
-        return Path(configured).expanduser() / "judges"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("culturebench")) / "judges"
+    """Return the `judges` sub-folder of culturebench's cache folder (see `culturebench.cache_paths`)."""
+    return cache_dir() / "judges"
 
 
 def prompt_hash(request: ChatRequest) -> str:

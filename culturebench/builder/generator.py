@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,10 +12,11 @@ from typing import Any
 from tqdm import tqdm
 
 from culturebench.builder.prompts import PromptTemplate
+from culturebench.cache_paths import cache_dir
 from culturebench.errors import CultureBenchError
 from culturebench.judges.backend import BACKEND_ERROR, Backend
 from culturebench.judges.backends import build_backend
-from culturebench.judges.cache import CACHE_DIR_ENV, ResponseCache
+from culturebench.judges.cache import ResponseCache
 from culturebench.judges.client import JudgeClient, Usage, Verdict
 from culturebench.judges.retry import Backoff, RetryBudget, default_retry_budget
 from culturebench.judges.spec import GenerationSettings, JudgeSpec
@@ -25,13 +25,8 @@ logger = logging.getLogger(__name__)
 
 
 def default_cache_dir() -> Path:
-    """Return `$CULTUREBENCH_CACHE_DIR/builder`, else the user cache folder's `culturebench/builder`."""
-    configured = os.environ.get(CACHE_DIR_ENV)
-    if configured:
-        return Path(configured).expanduser() / "builder"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("culturebench")) / "builder"
+    """Return the `builder` sub-folder of culturebench's cache folder (see `culturebench.cache_paths`)."""
+    return cache_dir() / "builder"
 
 
 @dataclass

@@ -57,7 +57,7 @@ def register(subparsers) -> None:
     parser.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (default 0)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request before retrying (default 60)")
     parser.add_argument("--cache-dir", type=Path, default=None,
-                        help="reply cache folder (default: $CULTUREBENCH_CACHE_DIR/builder or the user cache folder)")
+                        help="reply cache folder (default: $CULTUREBENCH_CACHE/builder, else builder/ in the user cache folder)")
     parser.add_argument("--no-cache", action="store_true",
                         help="send every request and cache nothing (a killed build then starts its stage over)")
 

@@ -34,7 +34,7 @@ def register(subparsers) -> None:
                         help="output token limit per request, reasoning included (default 1024)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request before retrying (default 60)")
     parser.add_argument("--cache-dir", type=Path, default=None,
-                        help="reply cache folder (default: $CULTUREBENCH_CACHE_DIR/judges or the user cache folder)")
+                        help="reply cache folder (default: $CULTUREBENCH_CACHE/judges, else judges/ in the user cache folder)")
     parser.add_argument("--no-cache", action="store_true", help="send every request and cache nothing")
     parser.add_argument("--price-input", type=float, default=None, help="USD per million input tokens, for the estimate")
     parser.add_argument("--price-output", type=float, default=None, help="USD per million output tokens, for the estimate")

@@ -28,7 +28,8 @@ def api_keys(monkeypatch, tmp_path):
     monkeypatch.setenv("GEMINI_API_KEY", GEMINI_KEY)
     for name in ("GOOGLE_API_KEY", "OPENAI_BASE_URL", "GOOGLE_GEMINI_BASE_URL", "OPENAI_COMPATIBLE_API_KEY"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("CULTUREBENCH_CACHE_DIR", str(tmp_path / "user-cache"))
+    monkeypatch.setenv("CULTUREBENCH_CACHE", str(tmp_path / "user-cache"))
+    monkeypatch.delenv("CULTUREBENCH_CACHE_DIR", raising=False)
 
 
 @pytest.fixture

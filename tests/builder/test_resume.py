@@ -24,7 +24,7 @@ def answered(stub: StubJudgeServer) -> list:
 
 def test_killed_build_resumes(seeds_file, tmp_path):
     out = tmp_path / "out"
-    env = {**os.environ, "CULTUREBENCH_CACHE_DIR": str(tmp_path / "user-cache"), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "CULTUREBENCH_CACHE": str(tmp_path / "user-cache"), "OMP_NUM_THREADS": "1"}
     with StubJudgeServer(latency_s=0.3, responder=respond) as stub:
         spec = f"openai-compatible:{stub.openai_base_url}:qwen2.5-7b-instruct"
         command = [CULTUREBENCH, "build-dataset", "--seeds", str(seeds_file), "--generator", spec, "--out", str(out),

@@ -113,7 +113,8 @@ def api_keys(monkeypatch, tmp_path):
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     monkeypatch.delenv("GOOGLE_GEMINI_BASE_URL", raising=False)
     monkeypatch.delenv("OPENAI_COMPATIBLE_API_KEY", raising=False)
-    monkeypatch.setenv("CULTUREBENCH_CACHE_DIR", str(tmp_path / "user-cache"))
+    monkeypatch.setenv("CULTUREBENCH_CACHE", str(tmp_path / "user-cache"))
+    monkeypatch.delenv("CULTUREBENCH_CACHE_DIR", raising=False)
 
 
 def stub_spec(stub: StubJudgeServer, backend: str, model: str | None = None) -> JudgeSpec:

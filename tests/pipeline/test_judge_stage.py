@@ -16,7 +16,8 @@ from tests.pipeline.conftest import tiny_config
 @pytest.fixture
 def judge_env(monkeypatch, tmp_path):
     monkeypatch.delenv("OPENAI_COMPATIBLE_API_KEY", raising=False)
-    monkeypatch.setenv("CULTUREBENCH_CACHE_DIR", str(tmp_path / "user-cache"))
+    monkeypatch.setenv("CULTUREBENCH_CACHE", str(tmp_path / "user-cache"))
+    monkeypatch.delenv("CULTUREBENCH_CACHE_DIR", raising=False)
 
 
 def test_configured_judge_scores_open_answers(tmp_path, tiny_model_dir, tiny_sae_dir, judge_env):
