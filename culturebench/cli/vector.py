@@ -144,9 +144,9 @@ def _unique_name(path: Path, earlier: list) -> str:
 
 
 def _decoding_sae(vector, override: str | None, loaded: dict, path: Path):
-    from culturebench.steering.sae import load_sae
+    from culturebench.steering.sae import load_sae, recorded_sae_spec
 
-    spec = override or vector.sae.spec
+    spec = override or recorded_sae_spec(vector.sae)
     if spec not in loaded:
         try:
             loaded[spec] = load_sae(spec)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 
 import pytest
@@ -101,3 +102,17 @@ def test_missing_sae_names_bundled_choices(tmp_path, monkeypatch):
     install_bundled(monkeypatch, tmp_path / "venv")
     with pytest.raises(CultureBenchError, match=f"not found.*bundled SAE \\({BUNDLED_NAME}\\)"):
         load_sae("no-such-sae")
+
+
+def test_vector_compare_decodes_old_bundled_vector(tmp_path, monkeypatch, capsys):
+    from culturebench.cli import main
+
+    first = install_bundled(monkeypatch, tmp_path / "venv-a")
+    _, source = load_sae(str(first))
+    save_sae_vector(tmp_path / "old.safetensors", dataclasses.replace(source, spec=str(first.resolve())))
+    shutil.rmtree(tmp_path / "venv-a")
+    install_bundled(monkeypatch, tmp_path / "venv-b")
+
+    assert main(["vector", "compare", str(tmp_path / "old.safetensors"), "--json", "--top-k", "1"]) == 0
+    [summary] = json.loads(capsys.readouterr().out)["vectors"]
+    assert summary["hidden_norm"] is not None
