@@ -31,6 +31,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--setting", default="both")
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--eval-every", type=int, default=25)
+    parser.add_argument("--lr", type=float, default=5e-4, help="AdamW peak learning rate of both trainings")
     parser.add_argument("--work", type=Path, default=Path("runs/reproduce-bipo-yapo"),
                         help="folder for vectors, logs and the pair cache")
     parser.add_argument("--plot", type=Path, default=Path("docs/bipo_yapo_loss.svg"))
@@ -58,7 +59,7 @@ def train_both(arguments) -> dict[str, float]:
         with open(arguments.work / f"{method}.out.txt", "w", encoding="utf-8") as output:
             processes[method] = subprocess.Popen(
                 [culturebench, "train", "--method", method, *common, "--steps", str(arguments.steps),
-                 "--eval-every", str(arguments.eval_every), "--no-resume",
+                 "--eval-every", str(arguments.eval_every), "--lr", str(arguments.lr), "--no-resume",
                  "--out", str(arguments.work / f"{method}.safetensors")],
                 env=environment, stdout=output, stderr=subprocess.STDOUT)
     seconds = {}
@@ -159,7 +160,7 @@ def main() -> None:
     from culturebench.model_presets import get_preset
 
     title = (f"Gemma 3 270M (default), {arguments.country} {arguments.setting}, "
-             f"layer {get_preset('default').default_layer}, batch 4, lr 5e-4, β 0.1")
+             f"layer {get_preset('default').default_layer}, batch 4, lr {arguments.lr:g}, β 0.1")
     plot(logs, arguments.plot, title)
     print(json.dumps(summary, indent=2))
     if arguments.summary:
