@@ -29,6 +29,12 @@ def register(subparsers) -> None:
     parser.add_argument("--device", default=None, help="torch device (default: CUDA when available, else CPU)")
     parser.add_argument("--dtype", default="auto", help="model dtype (default auto)")
     parser.add_argument("--include-path", default=None, help="extra folder of lm-eval task YAML files")
+    parser.add_argument("--data", default=None,
+                        help="items for the culture_* tasks, as in `culturebench eval --data` (default: "
+                             "$CULTUREBENCH_DATA, else the bundled benchmark)")
+    parser.add_argument("--split", choices=("test", "train", "all"), default="test",
+                        help="items the culture_* tasks evaluate (default test). Use train to pick a multiplier "
+                             "without looking at test items")
     parser.add_argument("--log-samples", action="store_true", help="also write per-document samples")
     parser.add_argument("--output", required=True, type=Path, help="output folder (one sub-folder per multiplier)")
     parser.set_defaults(func=run)
@@ -50,6 +56,7 @@ def run(args) -> int:
     from culturebench.cli.input_checks import check_task_names, task_manager
     from culturebench.steering.lm_eval_model import SteeredHFLM
     from culturebench.steering.sweep import run_sweep
+    from culturebench.tasks.docs import DATA_KEY, SPLIT_KEY, load_source
 
     multipliers = parse_multipliers(args.multipliers)
     tasks = [task.strip() for task in args.tasks.split(",") if task.strip()]
@@ -57,8 +64,13 @@ def run(args) -> int:
         raise CultureBenchError("--tasks is empty; give task or group names such as culture_spanish_nonloc")
     if args.include_path is not None and not Path(args.include_path).is_dir():
         raise CultureBenchError(f"--include-path {args.include_path} is not a folder; give a folder of task YAML files")
+    metadata = {SPLIT_KEY: args.split}
+    if args.data:
+        # Fail before loading the model when the data cannot be read.
+        load_source(args.data)
+        metadata[DATA_KEY] = args.data
     # The task names are checked before the model loads, so a misspelt name fails without waiting for it.
-    manager = task_manager(include_path=args.include_path)
+    manager = task_manager(include_path=args.include_path, metadata=metadata)
     check_task_names(tasks, manager)
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")

@@ -105,3 +105,25 @@ def test_cli_rejects_missing_include_path(setup, tmp_path, no_model_loading, cap
                  "--include-path", str(tmp_path / "absent"), "--output", str(tmp_path / "cli")])
     assert code == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("split", "documents"), [("train", 50), ("test", 34)])
+def test_cli_sweep_split_selects_items(setup, tiny_model_dir, tmp_path, split, documents):
+    _, vector_file = setup
+    code = main(["sweep", "--tasks", "culture_arabic_morocco_both_ll", "--vector", str(vector_file),
+                 "--multipliers", "1", "--model", str(tiny_model_dir), "--device", "cpu", "--split", split,
+                 "--log-samples", "--output", str(tmp_path / "cli")])
+
+    assert code == 0
+    samples = tmp_path / "cli" / "multiplier_1" / "samples_culture_arabic_morocco_both_ll.jsonl"
+    lines = samples.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == documents
+    assert {json.loads(line)["doc"]["split"] for line in lines} == {split}
+
+
+def test_cli_sweep_rejects_missing_data_before_model(setup, tmp_path, no_model_loading, capsys):
+    _, vector_file = setup
+    code = main(["sweep", "--tasks", "culture_arabic_both_ll", "--vector", str(vector_file), "--multipliers", "1",
+                 "--data", str(tmp_path / "absent.jsonl"), "--output", str(tmp_path / "cli")])
+    assert code == 2
+    assert "absent.jsonl" in capsys.readouterr().err
