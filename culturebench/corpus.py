@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections import Counter
 from pathlib import Path
 
+from culturebench.atomic_files import write_text_atomic
 from culturebench.corpus_sources import DEBIAN_SOURCES, Document, fetch_debian_packages, read_debian_source, read_seed_files
 
 logger = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def build_corpus(out_dir: Path, *, debian_work_dir: Path | None, max_chars_per_l
             for name, info in packages.items()
         },
     }
-    _write_atomic(out_dir / MANIFEST_NAME, json.dumps(manifest, ensure_ascii=False, indent=2))
+    write_text_atomic(out_dir / MANIFEST_NAME, json.dumps(manifest, ensure_ascii=False, indent=2))
     return manifest
 
 
@@ -132,10 +132,4 @@ def _count(documents: list[Document], tokenizer) -> dict:
 def _write_jsonl(path: Path, documents: list[Document]) -> None:
     lines = (json.dumps({"text": d.text, "language": d.language, "source": d.source}, ensure_ascii=False)
              for d in documents)
-    _write_atomic(path, "\n".join(lines) + "\n")
-
-
-def _write_atomic(path: Path, content: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temporary.write_text(content, encoding="utf-8")
-    os.replace(temporary, path)
+    write_text_atomic(path, "\n".join(lines) + "\n")

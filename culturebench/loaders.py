@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 import yaml
 
 from culturebench import bundled, deep_culture_lense
-from culturebench.atomic_files import check_output_file, write_text_atomic
+from culturebench.atomic_files import atomic_path, check_output_file, write_text_atomic
 from culturebench.errors import CultureBenchError, ValidationError
 from culturebench.items import LANGUAGE_COUNTRIES, Dataset, Item, extend_groups
 from culturebench.validation import Groups, Problem, check_items, raise_for_problems
@@ -267,12 +266,5 @@ def _split_file(folder: Path, split: str) -> Path:
 
 
 def _atomic_write_frame(frame: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
+    with atomic_path(path, fsync=False) as temporary:
         frame.to_parquet(temporary, index=False)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import shutil
 import tempfile
@@ -20,6 +19,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from culturebench.atomic_files import atomic_path, write_text_atomic
 from culturebench.errors import CultureBenchError
 from culturebench.model_presets import get_preset
 from culturebench.models import resolve_model_path
@@ -287,10 +287,8 @@ def _export(trained_dir: Path, out_dir: Path, settings: SaeTrainingSettings, lay
     weights = {name: tensor.to(dtype).contiguous() for name, tensor in weights.items()}
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    temporary = out_dir / f".sae_weights.safetensors.tmp-{os.getpid()}"
-    save_file(weights, str(temporary), metadata={"format": "pt"})
-    os.chmod(temporary, 0o644)
-    os.replace(temporary, out_dir / "sae_weights.safetensors")
+    with atomic_path(out_dir / "sae_weights.safetensors", fsync=False) as temporary:
+        save_file(weights, str(temporary), metadata={"format": "pt"})
     _write_json(out_dir / "cfg.json", cfg)
 
 
@@ -304,6 +302,4 @@ def _read_manifest(train_path: Path) -> dict | None:
 
 
 def _write_json(path: Path, content: dict) -> None:
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temporary.write_text(json.dumps(content, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(temporary, path)
+    write_text_atomic(path, json.dumps(content, ensure_ascii=False, indent=2))

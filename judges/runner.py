@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from culturebench.atomic_files import atomic_open
 from culturebench.errors import CultureBenchError
 from culturebench.judges.backend import BACKEND_ERROR, MISSING_FIELDS, Backend
 from culturebench.judges.backends import build_backend
@@ -169,12 +169,5 @@ def _relative_to(path: str, directory: Path) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "w", encoding="utf-8", fsync=False) as handle:
+        handle.write(text)

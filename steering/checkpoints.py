@@ -9,14 +9,13 @@ compared on resume, so a checkpoint never continues a different run.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from culturebench.atomic_files import atomic_path
 from culturebench.errors import CultureBenchError
 
 FORMAT = "culturebench-training-checkpoint"
@@ -38,14 +37,8 @@ def save_checkpoint(path: str | Path, vector: torch.Tensor, optimizer: torch.opt
         "adam_step": str(float(state["step"])) if "step" in state else "0",
         "fingerprint": fingerprint,
     }
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
+    with atomic_path(path, fsync=False) as temporary:
         save_file(tensors, temporary, metadata=metadata)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from culturebench.atomic_files import atomic_open
 
 logger = logging.getLogger(__name__)
 
@@ -64,14 +65,6 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
 
 def rewrite_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> None:
     """Replace the content of `path` with `records`, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as output:
-            for record in records:
-                output.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "w", encoding="utf-8", fsync=False) as output:
+        for record in records:
+            output.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from culturebench.atomic_files import atomic_open
 from culturebench.steering.lm_eval_model import SteeredHFLM
 
 logger = logging.getLogger(__name__)
@@ -23,22 +22,16 @@ def multiplier_label(multiplier: float) -> str:
 def _write_json(path: Path, payload) -> None:
     from lm_eval.utils import handle_non_serializable
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+    with atomic_open(path, "w", encoding="utf-8", fsync=False) as stream:
         json.dump(payload, stream, indent=2, ensure_ascii=False, default=handle_non_serializable)
-    os.replace(temporary, path)
 
 
 def _write_samples(path: Path, samples: list[dict]) -> None:
     from lm_eval.utils import handle_non_serializable
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+    with atomic_open(path, "w", encoding="utf-8", fsync=False) as stream:
         for sample in samples:
             stream.write(json.dumps(sample, ensure_ascii=False, default=handle_non_serializable) + "\n")
-    os.replace(temporary, path)
 
 
 def run_sweep(

@@ -11,8 +11,6 @@ and raw `.pt` imports use `torch.load(weights_only=True)`.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from culturebench import __version__
+from culturebench.atomic_files import atomic_path
 from culturebench.errors import CultureBenchError
 from culturebench.steering.layers import DecoderLayout
 from culturebench.steering.sae import SAESource
@@ -101,16 +100,9 @@ class SteeringVector:
 def save_vector(vector: SteeringVector, path: str | Path) -> Path:
     """Write `vector` to `path` atomically (temporary file, then rename) and return the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensor = vector.vector.detach().to("cpu").contiguous()
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
+    with atomic_path(path, fsync=False) as temporary:
         save_file({"vector": tensor}, temporary, metadata=vector.metadata())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import jinja2
 
+from culturebench.atomic_files import atomic_open
 from culturebench.tasks.table import STOP_SEQUENCES, TASK_VERSION, group_rows, task_rows
 
 logger = logging.getLogger(__name__)
@@ -76,10 +75,8 @@ def write_all(output_dir: Path = OUTPUT_DIR) -> int:
 
 
 def _write_atomic(path: Path, content: str) -> None:
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
+    with atomic_open(path, "w", encoding="utf-8", newline="\n", fsync=False) as handle:
         handle.write(content)
-    os.replace(temporary, path)
 
 
 def main(argv: list[str] | None = None) -> int:

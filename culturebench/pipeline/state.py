@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from culturebench import __version__
+# The pipeline stages import staging_dir and write_text_atomic from here.
+from culturebench.atomic_files import staging_dir, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -120,28 +121,9 @@ class RunState:
         return record.outputs if record else {}
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def write_json_atomic(path: Path, value: Any) -> None:
     """Write `value` as indented UTF-8 JSON, atomically."""
     write_text_atomic(path, json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
-
-
-def staging_dir(target: Path) -> Path:
-    """Create and return an empty hidden folder beside `target` to build it in."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
 
 
 def replace_dir(staged: Path, target: Path) -> None:
