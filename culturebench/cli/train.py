@@ -54,7 +54,9 @@ def register(subparsers) -> None:
     budget.add_argument("--steps", type=int, default=None, help="optimizer steps (default 200)")
     budget.add_argument("--epochs", type=float, default=None, help="passes over the pairs, instead of --steps")
     parser.add_argument("--batch-size", type=int, default=4, help="pairs per step and process (default 4)")
-    parser.add_argument("--lr", type=float, default=5e-4, help="AdamW peak learning rate (default 5e-4)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="AdamW peak learning rate (default: the model preset's, 5e-2 for default; "
+                             "5e-4 for other models)")
     parser.add_argument("--weight-decay", type=float, default=0.05, help="AdamW weight decay (default 0.05)")
     parser.add_argument("--warmup-steps", type=int, default=None,
                         help="linear warm-up steps (default 100, at most a tenth of the run)")
@@ -111,7 +113,7 @@ def run_train(args) -> int:
     pairs, eval_pairs, protocol = _pairs(args, model, tokenizer, rank, dataset)
     config = TrainConfig(
         method=args.method, layer=layer, steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
-        learning_rate=args.lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps, beta=args.beta,
+        learning_rate=_learning_rate(args), weight_decay=args.weight_decay, warmup_steps=args.warmup_steps, beta=args.beta,
         reference=args.reference, l1=args.l1, seed=args.seed, eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every, checkpoint_path=_checkpoint_path(args.out),
         log_path=args.log or _log_path(args.out), resume=not args.no_resume, fast=not args.naive,
@@ -152,6 +154,8 @@ def _check_arguments(args) -> None:
         raise CultureBenchError("--sae applies to yapo only; drop it for bipo")
     if args.eval_pairs is not None and args.pairs is None:
         raise CultureBenchError("--eval-pairs needs --pairs; with items the eval pairs come from --eval-split")
+    if args.lr is not None and args.lr <= 0:
+        raise CultureBenchError(f"--lr must be positive, got {args.lr}")
     check_split(args.split)
     check_split(args.eval_split, "--eval-split", extra=("none",))
 
@@ -284,3 +288,13 @@ def _preset_layer(model_spec: str) -> int:
     if preset is None:
         raise CultureBenchError(f"--layer is required for model {model_spec!r}, which is not a preset")
     return preset.default_layer
+
+
+def _learning_rate(args) -> float:
+    """Return --lr, else the model preset's learning rate, else the reference rate 5e-4."""
+    from culturebench.model_presets import REFERENCE_LEARNING_RATE, get_preset
+
+    if args.lr is not None:
+        return args.lr
+    preset = get_preset(args.model)
+    return preset.learning_rate if preset is not None else REFERENCE_LEARNING_RATE

@@ -52,10 +52,10 @@ def _copy(value: Any) -> Any:
 class Multipliers:
     """The multiplier λ each method's vectors are evaluated with."""
 
-    caa: float = _field(1.0, "CAA: the steered state is h + λ·v")
-    sas: float = _field(1.0, "SAS: the steered state is Φ(h, λ·v)")
-    bipo: float = _field(1.0, "BiPO: the steered state is h + λ·v")
-    yapo: float = _field(1.0, "YaPO: the steered state is Φ(h, λ·v)")
+    caa: float | None = _field(None, "CAA: the steered state is h + λ·v; null: the model preset's λ, else 1")
+    sas: float | None = _field(None, "SAS: the steered state is Φ(h, λ·v); null: the model preset's λ, else 1")
+    bipo: float | None = _field(None, "BiPO: the steered state is h + λ·v; null: the model preset's λ, else 1")
+    yapo: float | None = _field(None, "YaPO: the steered state is Φ(h, λ·v); null: the model preset's λ, else 1")
 
 
 @dataclass
@@ -73,7 +73,8 @@ class TrainSettings:
 
     steps: int = _field(100, "optimiser steps per vector")
     batch_size: int = _field(4, "preference pairs per step")
-    learning_rate: float = _field(5e-4, "AdamW learning rate")
+    learning_rate: float | None = _field(None, "AdamW peak learning rate; null: the model preset's (5e-2 for "
+                                                  "default), else 5e-4")
     weight_decay: float = _field(0.05, "AdamW weight decay")
     warmup_steps: int = _field(10, "linear warm-up steps before the cosine schedule")
     beta: float = _field(0.1, "inverse temperature β of the preference loss")

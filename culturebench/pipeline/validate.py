@@ -34,6 +34,7 @@ def build_plan(config: RunConfig) -> Plan:
     language = COUNTRY_LANGUAGE[config.country]
     dataset, data_identity = _load_data(config, language)
     model = model_info(config.model)
+    resolve_model_defaults(config)
     needs_sae = any(method in SAE_METHODS for method in config.methods)
     sae = sae_info(config, model) if needs_sae else None
     layer = _resolve_layer(config, model, sae)
@@ -61,6 +62,25 @@ def build_plan(config: RunConfig) -> Plan:
     plan.vectors = [VectorJob(method, config.country, setting) for setting in config.settings for method in config.methods]
     plan.evals = _eval_jobs(plan)
     return plan
+
+
+def resolve_model_defaults(config: RunConfig) -> None:
+    """Fill the learning rate and multipliers left null with the model preset's values (5e-4 and 1 otherwise).
+
+    The resolved values are written into `config`, so the run's `config.yaml` and the hashes that decide
+    which stages rerun hold the numbers actually used.
+    """
+    from culturebench.model_presets import REFERENCE_LEARNING_RATE, get_preset
+
+    preset = get_preset(config.model)
+    if config.train.learning_rate is None:
+        config.train.learning_rate = preset.learning_rate if preset is not None else REFERENCE_LEARNING_RATE
+    for method in METHODS:
+        if getattr(config.multipliers, method) is None:
+            chosen = preset.multipliers.get(method, 1.0) if preset is not None else 1.0
+            setattr(config.multipliers, method, chosen)
+    if config.train.learning_rate <= 0:
+        raise CultureBenchError(f"train.learning_rate must be positive, got {config.train.learning_rate}")
 
 
 def check_settings(config: RunConfig) -> None:

@@ -16,6 +16,7 @@ from culturebench.leaderboard.discover import collect_inputs
 from culturebench.pipeline.config import render_config
 from culturebench.pipeline.runner import run_pipeline
 from culturebench.pipeline.summary import format_report
+from culturebench.pipeline.validate import resolve_model_defaults
 from culturebench.steering.vectors import load_vector
 from tests import tiny_models
 from tests.pipeline.conftest import TINY_LAYER, tiny_config
@@ -69,8 +70,11 @@ def test_caa_run_writes_every_output(tmp_path, tiny_model_dir, tiny_sae_dir):
     assert report.index.is_file()
     assert report.stage("pairs").skipped
     assert report.stage("judge").skipped
-    assert (run_dir / "config.yaml").read_text(encoding="utf-8") == render_config(
-        tiny_config(tiny_model_dir, tiny_sae_dir, run_dir, "methods=caa", "eval.limit=2", "layer=2"))
+    # config.yaml records the learning rate and multipliers the run resolved, not the nulls it was given.
+    expected = tiny_config(tiny_model_dir, tiny_sae_dir, run_dir, "methods=caa", "eval.limit=2", "layer=2")
+    resolve_model_defaults(expected)
+    assert expected.multipliers.caa == 1.0
+    assert (run_dir / "config.yaml").read_text(encoding="utf-8") == render_config(expected)
     text = format_report(report)
     assert "caa-morocco-nonlocalized" in text
     assert "skipped: no judge configured" in text

@@ -186,3 +186,36 @@ def test_default_configuration_plans_the_demo(tmp_path):
     assert plan.tasks == ["culture_arabic_morocco_both_ll"]
     assert [job.name for job in plan.vectors] == [f"{method}-morocco-both" for method in ("caa", "sas", "bipo", "yapo")]
     assert len(plan.evals) == 5
+
+
+def test_default_model_gets_preset_rate_and_multipliers(tmp_path):
+    from culturebench.model_presets import get_preset
+
+    preset = get_preset("default")
+    config = load_config(out=tmp_path / "run")
+    plan = build_plan(config)
+
+    assert config.train.learning_rate == preset.learning_rate
+    assert {job.method: job.multiplier for job in plan.evals[1:]} == {
+        method: preset.multipliers.get(method, 1.0) for method in ("caa", "sas", "bipo", "yapo")}
+
+
+def test_model_without_preset_gets_reference_defaults(tmp_path, tiny_model_dir, tiny_sae_dir):
+    config = tiny_config(tiny_model_dir, tiny_sae_dir, tmp_path / "run")
+    plan = build_plan(config)
+
+    assert config.train.learning_rate == 5e-4
+    assert all(job.multiplier == 1.0 for job in plan.evals[1:])
+
+
+def test_given_rate_and_multiplier_win_over_preset(tmp_path):
+    config = load_config(out=tmp_path / "run", overrides=["train.learning_rate=0.01", "multipliers.caa=2"])
+    plan = build_plan(config)
+
+    assert config.train.learning_rate == 0.01
+    assert {job.method: job.multiplier for job in plan.evals[1:]}["caa"] == 2.0
+
+
+def test_nonpositive_learning_rate_is_rejected(tmp_path, tiny_model_dir, tiny_sae_dir):
+    with pytest.raises(CultureBenchError, match="train.learning_rate must be positive, got 0.0"):
+        build_plan(tiny_config(tiny_model_dir, tiny_sae_dir, tmp_path / "run", "train.learning_rate=0"))

@@ -81,6 +81,8 @@ def test_train_rejects_bad_arguments(tmp_path, tiny_model_dir, capsys):
     assert main(["train", "--method", "yapo", "--country", "spain", "--model", str(tiny_model_dir),
                  "--out", out]) == 2
     assert "no SAE is bundled" in capsys.readouterr().err
+    assert main(["train", "--method", "bipo", "--country", "spain", "--lr", "0", "--out", out]) == 2
+    assert "--lr must be positive, got 0.0" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("content, message", [
@@ -123,3 +125,13 @@ def test_train_checks_items_before_model(tmp_path, no_model_loading, capsys):
                  "--data", str(tmp_path / "absent.jsonl"), "--out", str(tmp_path / "x.safetensors")])
     assert code == 2
     assert "absent.jsonl" in capsys.readouterr().err
+
+
+def test_learning_rate_defaults_to_preset():
+    import argparse
+
+    from culturebench.cli.train import _learning_rate
+
+    assert _learning_rate(argparse.Namespace(lr=None, model="default")) == 5e-2
+    assert _learning_rate(argparse.Namespace(lr=None, model="some/hub-model")) == 5e-4
+    assert _learning_rate(argparse.Namespace(lr=0.3, model="default")) == 0.3
