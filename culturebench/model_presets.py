@@ -106,6 +106,18 @@ def get_preset(name: str) -> ModelPreset | None:
     return PRESETS.get(name)
 
 
+def preset_learning_rate(model: str) -> float:
+    """Return the BiPO/YaPO learning rate of preset `model`, or the reference rate for any other model."""
+    preset = get_preset(model)
+    return preset.learning_rate if preset is not None else REFERENCE_LEARNING_RATE
+
+
+def preset_multiplier(model: str, method: str) -> float:
+    """Return preset `model`'s evaluation multiplier for `method`, or 1 when it sets none."""
+    preset = get_preset(model)
+    return preset.multipliers.get(method, 1.0) if preset is not None else 1.0
+
+
 @dataclass(frozen=True)
 class GgufSource:
     """A GGUF file shipped inside an installed distribution, with the identity used for cache checks."""

@@ -47,8 +47,9 @@ def register(subparsers) -> None:
     parser.add_argument("--batch-size", type=int, default=8, help="sequences per forward pass (default 8)")
     parser.add_argument("--dtype", default="float32", help="model dtype while reading activations (default float32)")
     parser.add_argument("--device", default=None, help="torch device (default: CUDA when available, else CPU)")
-    parser.add_argument("--default-multiplier", type=float, default=1.0,
-                        help="multiplier recorded in the file, used when none is given at evaluation (default 1)")
+    parser.add_argument("--default-multiplier", type=float, default=None,
+                        help="multiplier recorded in the file, used when none is given at evaluation (default: "
+                             "the model preset's λ for the method, e.g. 8 for caa on default; else 1)")
     parser.add_argument("--out", required=True, type=Path, help="output .safetensors vector file")
     parser.set_defaults(func=run_extract)
 
@@ -152,6 +153,7 @@ def _preset_layer(model_spec: str) -> int:
 
 
 def _save(args, vector, stats, layer, layout, source, prompt_format, model_id, revision, data_hash) -> Path:
+    from culturebench.model_presets import preset_multiplier
     from culturebench.steering.extract import READ_POSITIONS
     from culturebench.steering.vectors import SteeringVector, save_vector
 
@@ -173,7 +175,8 @@ def _save(args, vector, stats, layer, layout, source, prompt_format, model_id, r
         hookpoint=layout.hookpoint(layer),
         model_revision=revision,
         sae=source,
-        default_multiplier=args.default_multiplier,
+        default_multiplier=(args.default_multiplier if args.default_multiplier is not None
+                            else preset_multiplier(args.model, args.method)),
         training_data_sha256=data_hash,
         country=args.country,
         setting=args.setting if args.pairs is None else None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from culturebench.errors import CultureBenchError
@@ -47,6 +48,8 @@ def parse_multipliers(text: str) -> list[float]:
         raise CultureBenchError(f"invalid --multipliers {text!r}: use numbers joined by commas") from error
     if not values:
         raise CultureBenchError("--multipliers is empty; give at least one number")
+    if not all(math.isfinite(value) for value in values):
+        raise CultureBenchError(f"invalid --multipliers {text!r}: every multiplier must be a finite number")
     return values
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 from pathlib import Path
 
@@ -83,8 +84,9 @@ def register(subparsers) -> None:
     parser.add_argument("--device", default=None,
                         help="torch device (default: CUDA when available, under torchrun the GPU of LOCAL_RANK; else CPU)")
 
-    parser.add_argument("--default-multiplier", type=float, default=1.0,
-                        help="multiplier recorded in the file, used when none is given at evaluation (default 1)")
+    parser.add_argument("--default-multiplier", type=float, default=None,
+                        help="multiplier recorded in the file, used when none is given at evaluation (default: "
+                             "the model preset's λ for the method, e.g. 8 for bipo on default; else 1)")
     parser.add_argument("--log", type=Path, default=None, help="training log (default: OUT with .log.jsonl)")
     parser.add_argument("--out", required=True, type=Path, help="output .safetensors vector file")
     parser.set_defaults(func=run_train)
@@ -130,7 +132,7 @@ def run_train(args) -> int:
     if rank:
         return 0
 
-    vector.default_multiplier = args.default_multiplier
+    vector.default_multiplier = _default_multiplier(args)
     vector.extra.update({"protocol": protocol, "split": args.split if args.pairs is None else ""})
     path = save_vector(vector, args.out)
     config.checkpoint_path.unlink(missing_ok=True)
@@ -154,8 +156,10 @@ def _check_arguments(args) -> None:
         raise CultureBenchError("--sae applies to yapo only; drop it for bipo")
     if args.eval_pairs is not None and args.pairs is None:
         raise CultureBenchError("--eval-pairs needs --pairs; with items the eval pairs come from --eval-split")
-    if args.lr is not None and args.lr <= 0:
-        raise CultureBenchError(f"--lr must be positive, got {args.lr}")
+    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
+        raise CultureBenchError(f"--lr must be a finite positive number, got {args.lr}")
+    if args.default_multiplier is not None and not math.isfinite(args.default_multiplier):
+        raise CultureBenchError(f"--default-multiplier must be a finite number, got {args.default_multiplier}")
     check_split(args.split)
     check_split(args.eval_split, "--eval-split", extra=("none",))
 
@@ -292,9 +296,15 @@ def _preset_layer(model_spec: str) -> int:
 
 def _learning_rate(args) -> float:
     """Return --lr, else the model preset's learning rate, else the reference rate 5e-4."""
-    from culturebench.model_presets import REFERENCE_LEARNING_RATE, get_preset
+    from culturebench.model_presets import preset_learning_rate
 
-    if args.lr is not None:
-        return args.lr
-    preset = get_preset(args.model)
-    return preset.learning_rate if preset is not None else REFERENCE_LEARNING_RATE
+    return args.lr if args.lr is not None else preset_learning_rate(args.model)
+
+
+def _default_multiplier(args) -> float:
+    """Return --default-multiplier, else the model preset's λ for the method, else 1."""
+    from culturebench.model_presets import preset_multiplier
+
+    if args.default_multiplier is not None:
+        return args.default_multiplier
+    return preset_multiplier(args.model, args.method)

@@ -12,6 +12,7 @@ A configuration is built in this order, each step overriding the previous one:
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import types
 import typing
@@ -307,14 +308,26 @@ def coerce(value: Any, hint: Any, key: str, origin: str) -> Any:
             return value
         raise CultureBenchError(f"{origin}: {key} must be an integer, got {value!r}")
     if hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise CultureBenchError(f"{origin}: {key} must be a number, got {value!r}")
+        return _coerce_float(value, key, origin)
     if hint is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
         raise CultureBenchError(f"{origin}: {key} must be a string, got {value!r}")
     raise CultureBenchError(f"{origin}: {key} has an unsupported type {hint!r}")  # pragma: no cover
+
+
+def _coerce_float(value: Any, key: str, origin: str) -> float:
+    # YAML 1.1 reads `5e-2` (no dot) as a string, so a string that Python parses as a number is accepted.
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise CultureBenchError(f"{origin}: {key} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise CultureBenchError(f"{origin}: {key} must be a finite number, got {value!r}")
+    return float(value)
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

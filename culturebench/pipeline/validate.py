@@ -70,15 +70,13 @@ def resolve_model_defaults(config: RunConfig) -> None:
     The resolved values are written into `config`, so the run's `config.yaml` and the hashes that decide
     which stages rerun hold the numbers actually used.
     """
-    from culturebench.model_presets import REFERENCE_LEARNING_RATE, get_preset
+    from culturebench.model_presets import preset_learning_rate, preset_multiplier
 
-    preset = get_preset(config.model)
     if config.train.learning_rate is None:
-        config.train.learning_rate = preset.learning_rate if preset is not None else REFERENCE_LEARNING_RATE
+        config.train.learning_rate = preset_learning_rate(config.model)
     for method in METHODS:
         if getattr(config.multipliers, method) is None:
-            chosen = preset.multipliers.get(method, 1.0) if preset is not None else 1.0
-            setattr(config.multipliers, method, chosen)
+            setattr(config.multipliers, method, preset_multiplier(config.model, method))
     if config.train.learning_rate <= 0:
         raise CultureBenchError(f"train.learning_rate must be positive, got {config.train.learning_rate}")
 

@@ -105,6 +105,8 @@ def test_missing_file_is_reported(tmp_path):
         ("layer=null", ("layer",), None),
         ("layer=4", ("layer",), 4),
         ("multipliers.yapo=0.5", ("multipliers", "yapo"), 0.5),
+        ("train.learning_rate=5e-2", ("train", "learning_rate"), 0.05),
+        ("multipliers.caa=1e1", ("multipliers", "caa"), 10.0),
         ("extract.include_western=true", ("extract", "include_western"), True),
         ("judge.spec=openai-compatible:http://127.0.0.1:8000/v1:m", ("judge", "spec"),
          "openai-compatible:http://127.0.0.1:8000/v1:m"),
@@ -169,3 +171,17 @@ def test_docs_run_md_lists_every_field():
     text = (REPO_ROOT / "docs" / "run.md").read_text(encoding="utf-8")
     for name, _, _ in field_docs():
         assert f"`{name}`" in text, f"docs/run.md does not document {name}"
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf", "nan", "inf"])
+def test_non_finite_numbers_are_rejected(value):
+    with pytest.raises(CultureBenchError, match="train.learning_rate must be a finite number"):
+        load_config(overrides=[f"train.learning_rate={value}"])
+
+
+def test_yaml_file_reads_exponent_without_dot(tmp_path):
+    path = tmp_path / "study.yaml"
+    path.write_text("train:\n  learning_rate: 5e-2\nmultipliers:\n  bipo: 2e0\n", encoding="utf-8")
+    config = load_config(path)
+    assert config.train.learning_rate == 0.05
+    assert config.multipliers.bipo == 2.0

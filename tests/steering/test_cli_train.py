@@ -81,8 +81,9 @@ def test_train_rejects_bad_arguments(tmp_path, tiny_model_dir, capsys):
     assert main(["train", "--method", "yapo", "--country", "spain", "--model", str(tiny_model_dir),
                  "--out", out]) == 2
     assert "no SAE is bundled" in capsys.readouterr().err
-    assert main(["train", "--method", "bipo", "--country", "spain", "--lr", "0", "--out", out]) == 2
-    assert "--lr must be positive, got 0.0" in capsys.readouterr().err
+    for rate in ("0", "nan", "inf"):
+        assert main(["train", "--method", "bipo", "--country", "spain", f"--lr={rate}", "--out", out]) == 2
+        assert "--lr must be a finite positive number" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("content, message", [
@@ -135,3 +136,13 @@ def test_learning_rate_defaults_to_preset():
     assert _learning_rate(argparse.Namespace(lr=None, model="default")) == 5e-2
     assert _learning_rate(argparse.Namespace(lr=None, model="some/hub-model")) == 5e-4
     assert _learning_rate(argparse.Namespace(lr=0.3, model="default")) == 0.3
+
+
+def test_default_multiplier_defaults_to_preset():
+    import argparse
+
+    from culturebench.cli.train import _default_multiplier
+
+    assert _default_multiplier(argparse.Namespace(default_multiplier=None, model="default", method="bipo")) == 8.0
+    assert _default_multiplier(argparse.Namespace(default_multiplier=None, model="some/hub-model", method="bipo")) == 1.0
+    assert _default_multiplier(argparse.Namespace(default_multiplier=2.5, model="default", method="yapo")) == 2.5

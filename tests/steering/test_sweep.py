@@ -85,6 +85,10 @@ def test_cli_rejects_bad_multipliers(setup, tmp_path, capsys):
                  "--output", str(tmp_path)])
     assert code == 2
     assert "invalid --multipliers '1,x'" in capsys.readouterr().err
+    code = main(["sweep", "--tasks", "tiny_cloze", "--vector", str(vector_file), "--multipliers", "1,nan",
+                 "--output", str(tmp_path)])
+    assert code == 2
+    assert "every multiplier must be a finite number" in capsys.readouterr().err
 
 
 def test_cli_rejects_unknown_task_before_model(setup, tiny_model_dir, tmp_path, no_model_loading, capsys):
