@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from culturebench.errors import CultureBenchError
@@ -191,14 +192,22 @@ def _print_comparison(comparison: dict) -> None:
 
 
 def run_import(args) -> int:
+    import torch
+
+    from culturebench.atomic_files import check_output_file
     from culturebench.models import check_layer_in_range
     from culturebench.steering.identity import canonical_model_id
     from culturebench.steering.imports import read_raw_tensor
     from culturebench.steering.vectors import SteeringVector, save_vector
 
+    if not math.isfinite(args.default_multiplier):
+        raise CultureBenchError(f"--default-multiplier must be a finite number, got {args.default_multiplier}")
+    check_output_file(args.out)
     num_layers, hidden_size = _model_shape(args)
     check_layer_in_range(args.layer, num_layers, args.model)
     tensor = read_raw_tensor(args.file)
+    if not torch.isfinite(tensor).all():
+        raise CultureBenchError(f"{args.file} holds NaN or infinite entries; a steering vector must be finite")
     source = None
     if args.space == "sae":
         if args.sae is None:
@@ -230,6 +239,17 @@ def _model_shape(args) -> tuple[int, int]:
         raise CultureBenchError(f"invalid --num-layers {args.num_layers}: need 1 or more")
     if args.hidden_size is not None and args.hidden_size < 1:
         raise CultureBenchError(f"invalid --hidden-size {args.hidden_size}: need 1 or more")
+    from culturebench.model_presets import get_preset
+
+    preset = get_preset(args.model)
+    if preset is not None:
+        # A preset's shape is known, so a size given beside it can only disagree with the model.
+        for option, given, actual in (("--num-layers", args.num_layers, preset.num_layers),
+                                      ("--hidden-size", args.hidden_size, preset.hidden_size)):
+            if given is not None and given != actual:
+                raise CultureBenchError(f"{option} {given} contradicts preset {args.model!r}, which has {actual}; "
+                                        f"drop {option}")
+        return preset.num_layers, preset.hidden_size
     if args.num_layers is not None and args.hidden_size is not None:
         return args.num_layers, args.hidden_size
 

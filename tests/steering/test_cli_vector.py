@@ -124,3 +124,28 @@ def test_import_explicit_shape_skips_config(tmp_path, capsys):
 
     args = _import_args(tmp_path, "culturebench-tests/no-such-model", 3)
     assert main(args + ["--num-layers", "4", "--hidden-size", "64"]) == 0
+
+
+@pytest.mark.parametrize(("option", "value", "actual"), [("--num-layers", "100", "18"), ("--hidden-size", "10", "640")])
+def test_import_rejects_shape_contradicting_preset(tmp_path, capsys, option, value, actual):
+    torch.save(torch.ones(640), tmp_path / "raw.pt")
+    assert main(_import_args(tmp_path, "default", 5) + [option, value]) == 2
+    assert f"{option} {value} contradicts preset 'default', which has {actual}" in capsys.readouterr().err
+
+
+def test_import_rejects_non_finite_values(tmp_path, tiny_model_dir, capsys):
+    torch.save(torch.full((64,), float("nan")), tmp_path / "raw.pt")
+    assert main(_import_args(tmp_path, str(tiny_model_dir), 2)) == 2
+    assert "holds NaN or infinite entries" in capsys.readouterr().err
+
+    torch.save(torch.ones(64), tmp_path / "raw.pt")
+    assert main(_import_args(tmp_path, str(tiny_model_dir), 2) + ["--default-multiplier", "nan"]) == 2
+    assert "--default-multiplier must be a finite number" in capsys.readouterr().err
+    assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_import_rejects_folder_out(tmp_path, tiny_model_dir, capsys):
+    torch.save(torch.ones(64), tmp_path / "raw.pt")
+    (tmp_path / "x.safetensors").mkdir()
+    assert main(_import_args(tmp_path, str(tiny_model_dir), 2)) == 2
+    assert "x.safetensors" in capsys.readouterr().err
