@@ -76,9 +76,12 @@ def run_sweep_report(args) -> int:
             metadata = read_vector_metadata(vector) if vector else {}
             probabilities = _correct_probabilities(path.parent, data)
             for point in sweep_results_points(data, metadata):
+                split = _split_of(data, point.variant)
+                # Points of another split get their own line, so train and test accuracies never merge.
+                label = point.variant if split == "test" else f"{point.variant} ({split} split)"
                 points.append({
                     "method": point.method, "setting": point.setting, "country": point.country,
-                    "variant": point.variant, "multiplier": point.multiplier, "accuracy": point.accuracy,
+                    "variant": label, "split": split, "multiplier": point.multiplier, "accuracy": point.accuracy,
                     "p_correct": probabilities.get(point.variant), "sweep": str(folder),
                 })
     if not points:
@@ -91,6 +94,13 @@ def run_sweep_report(args) -> int:
         _print_summary_line(line)
     print(f"wrote {args.out}" + (f" and {plot}" if plot else ""))
     return 0
+
+
+def _split_of(data: dict, variant: str | None) -> str:
+    """Return the item split a sweep point's task evaluated (`test` unless its metadata names another)."""
+    task = (variant or "").split(" ")[0]
+    metadata = (data.get("configs", {}).get(task) or {}).get("metadata") or {}
+    return str(metadata.get("culturebench_split") or "test")
 
 
 def _correct_probabilities(folder: Path, data: dict) -> dict[str, float]:

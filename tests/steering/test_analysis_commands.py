@@ -122,3 +122,13 @@ def test_language_curve_label():
         document = {"kind": "activation_patching", "model": "m", "layers": [0], "delta_correct": [0.1], **scope}
         add_analysis(analyses, Path("p.json"), document, "activation_patching")
     assert [curve.label for curve in analyses.patching] == ["m morocco", "m arabic", "m"]
+
+
+def test_sweep_report_labels_train_split():
+    from culturebench.cli.report import _split_of
+
+    data = {"configs": {"culture_arabic_both_ll": {"metadata": {"culturebench_split": "train"}},
+                        "mmlu_local_anatomy": {"metadata": {}}}}
+    assert _split_of(data, "culture_arabic_both_ll localized") == "train"
+    assert _split_of(data, "mmlu_local_anatomy") == "test"
+    assert _split_of({}, None) == "test"
