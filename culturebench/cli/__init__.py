@@ -58,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     except CultureBenchError as error:
         print(f"culturebench {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Outputs are written atomically, so an interrupted command leaves no partial file behind.
+        print(f"culturebench {args.command}: interrupted; finished outputs and checkpoints are kept, "
+              "so running the same command again resumes where they allow", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

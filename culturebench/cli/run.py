@@ -27,7 +27,9 @@ def register(subparsers) -> None:
     parser.add_argument("--out", type=Path, default=None, metavar="RUN_DIR",
                         help="run directory (default runs/default, or runs/quick with --quick)")
     parser.add_argument("--print-config", action="store_true",
-                        help="print the resolved settings as YAML with their descriptions, then exit")
+                        help="print the settings after --config, --quick and --set as YAML with their "
+                             "descriptions, then exit; null learning rate and multipliers are filled from the "
+                             "model preset when a run starts (see `culturebench model info`)")
     parser.set_defaults(func=run)
 
 
