@@ -30,7 +30,8 @@ def run_path(args) -> int:
 
     if get_preset(args.name) is None:
         folder = Path(args.name).expanduser()
-        if not folder.is_dir():
+        # Path("") is the current folder, so an empty name must not pass as a folder.
+        if not args.name.strip() or not folder.is_dir():
             raise CultureBenchError(
                 f"unknown model {args.name!r}: it is neither a preset nor an existing folder; choose a preset "
                 f"({', '.join(PRESETS)}) or pass a local model folder. Hugging Face ids need no resolving: "

@@ -217,6 +217,13 @@ def test_cli_model_path_rejects_unknown_name(tmp_path, capsys):
         assert name in error
 
 
+def test_cli_model_path_rejects_empty_name(capsys):
+    from culturebench.cli import main
+
+    assert main(["model", "path", ""]) == 2
+    assert "unknown model ''" in capsys.readouterr().err
+
+
 def test_cli_model_path_rejects_folder_without_config(tmp_path, capsys):
     from culturebench.cli import main
 
