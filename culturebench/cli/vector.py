@@ -207,7 +207,7 @@ def run_import(args) -> int:
     check_layer_in_range(args.layer, num_layers, args.model)
     tensor = read_raw_tensor(args.file)
     if not torch.isfinite(tensor).all():
-        raise CultureBenchError(f"{args.file} holds NaN or infinite entries; a steering vector must be finite")
+        raise CultureBenchError(f"{args.file} contains NaN or infinite values; a steering vector must be finite")
     source = None
     if args.space == "sae":
         if args.sae is None:
@@ -243,7 +243,7 @@ def _model_shape(args) -> tuple[int, int]:
 
     preset = get_preset(args.model)
     if preset is not None:
-        # A preset's shape is known, so a size given beside it can only disagree with the model.
+        # A preset's shape is known, so a different size given beside it is a mistake.
         for option, given, actual in (("--num-layers", args.num_layers, preset.num_layers),
                                       ("--hidden-size", args.hidden_size, preset.hidden_size)):
             if given is not None and given != actual:

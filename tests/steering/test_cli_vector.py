@@ -136,7 +136,7 @@ def test_import_rejects_shape_contradicting_preset(tmp_path, capsys, option, val
 def test_import_rejects_non_finite_values(tmp_path, tiny_model_dir, capsys):
     torch.save(torch.full((64,), float("nan")), tmp_path / "raw.pt")
     assert main(_import_args(tmp_path, str(tiny_model_dir), 2)) == 2
-    assert "holds NaN or infinite entries" in capsys.readouterr().err
+    assert "contains NaN or infinite values" in capsys.readouterr().err
 
     torch.save(torch.ones(64), tmp_path / "raw.pt")
     assert main(_import_args(tmp_path, str(tiny_model_dir), 2) + ["--default-multiplier", "nan"]) == 2
