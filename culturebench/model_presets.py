@@ -69,8 +69,9 @@ PRESETS: dict[str, ModelPreset] = {
         sae_release=None,
         sae_id="gemma-3-270m-layer7-topk64-2048",
         chat_template=False,
-        # Chosen on the Moroccan train items (docs/analyses.md, "Defaults of the default model"): the residual
-        # stream at layer 7 has a median norm of about 5,100, and at 5e-4 the preference loss stays at log 2.
+        # The layer-7 residual stream has a median norm of about 5,100, and at 5e-4 the preference loss stays at
+        # log 2. The multipliers were chosen on the Moroccan train items, see docs/analyses.md
+        # ("Defaults of the default model").
         learning_rate=5e-2,
         multipliers={"caa": 8.0, "sas": 4.0, "bipo": 8.0, "yapo": 4.0},
     ),

@@ -46,7 +46,7 @@ def check_task_names(tasks: list[str], manager) -> None:
             hints.append(f"{name!r} is close to {', '.join(close)}")
     hint = f" ({'; '.join(hints)})" if hints else ""
     raise CultureBenchError(
-        f"unknown lm-eval task {', '.join(repr(name) for name in unknown)}{hint}; `lm-eval ls tasks` lists the "
+        f"unknown lm-eval task {', '.join(repr(name) for name in unknown)}{hint}; `lm_eval ls tasks` lists the "
         "names, and culturebench's tasks start with culture_ (e.g. culture_all)"
     )
 

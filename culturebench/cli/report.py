@@ -98,9 +98,11 @@ def run_sweep_report(args) -> int:
 
 def _split_of(data: dict, variant: str | None) -> str:
     """Return the item split a sweep point's task evaluated (`test` unless its metadata names another)."""
+    from culturebench.tasks.docs import SPLIT_KEY
+
     task = (variant or "").split(" ")[0]
     metadata = (data.get("configs", {}).get(task) or {}).get("metadata") or {}
-    return str(metadata.get("culturebench_split") or "test")
+    return str(metadata.get(SPLIT_KEY) or "test")
 
 
 def _correct_probabilities(folder: Path, data: dict) -> dict[str, float]:
